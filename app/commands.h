@@ -1,0 +1,15 @@
+#pragma once
+// Every CLI sub-command: one function per file (app/cmd_<name>.cpp), listed in main.cpp.
+#include <string>
+#include <vector>
+
+namespace layerlab::cli {
+
+using Argv = std::vector<std::string>;
+
+int cmd_info(const Argv& args);
+int cmd_forward(const Argv& args);
+int cmd_generate(const Argv& args);
+int cmd_tokenize(const Argv& args);
+
+}  // namespace layerlab::cli

@@ -1,0 +1,53 @@
+// layerlab command-line entry point: dispatches to one sub-command per file.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.h"
+#include "layerlab/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const layerlab::cli::Argv&);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"info", layerlab::cli::cmd_info, "architecture, sizes and parameter count of a model folder"},
+    {"forward", layerlab::cli::cmd_forward, "run a forward pass (optionally under a plan) and dump tensors"},
+    {"generate", layerlab::cli::cmd_generate, "sample text from a model"},
+    {"tokenize", layerlab::cli::cmd_tokenize, "print the token ids and pieces of a text"},
+};
+
+void usage() {
+  std::fprintf(stderr, "usage: layerlab <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string name = argv[1];
+  layerlab::cli::Argv rest(argv + 2, argv + argc);
+  for (const auto& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(rest);
+    } catch (const layerlab::Error& e) {
+      std::fprintf(stderr, "layerlab %s: error: %s\n", c.name, e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "layerlab %s: internal error: %s\n", c.name, e.what());
+      return 3;
+    }
+  }
+  std::fprintf(stderr, "layerlab: unknown command '%s'\n", name.c_str());
+  usage();
+  return 2;
+}
