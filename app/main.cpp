@@ -18,7 +18,6 @@ const Command kCommands[] = {
     {"info", layerlab::cli::cmd_info, "architecture, sizes and parameter count of a model folder"},
     {"forward", layerlab::cli::cmd_forward, "run a forward pass (optionally under a plan) and dump tensors"},
     {"generate", layerlab::cli::cmd_generate, "sample text from a model"},
-    {"tokenize", layerlab::cli::cmd_tokenize, "print the token ids and pieces of a text"},
 };
 
 void usage() {
