@@ -1,0 +1,52 @@
+// layerlab forward --model DIR --ids 1,2,3 [--plan P] --dump OUT.safetensors
+// Writes resid.K (after plan step K, 1-based), final_norm and logits, all float32.
+#include <cstdio>
+
+#include "commands.h"
+#include "layerlab/runner.h"
+#include "layerlab/safetensors.h"
+#include "model_args.h"
+
+namespace layerlab::cli {
+
+int cmd_forward(const Argv& argv) {
+  auto opts = model_options();
+  opts.insert({"ids", "dump"});
+  Args args(argv, opts);
+  LoadedModel m = open_model(args);
+  const ModelConfig& cfg = m.model->config();
+  const Plan plan = plan_from_args(args, cfg);
+  ForwardRequest req;
+  req.ids = parse_ids(args.require("ids"));
+  req.keep_residuals = true;
+  req.all_logits = true;
+  req.logprobs_next = cfg.causal;
+  Runner runner(*m.model, *m.backend);
+  ForwardResult res = runner.forward(plan, req);
+
+  const int64_t T = static_cast<int64_t>(req.ids.size()), d = cfg.d_model;
+  std::printf("plan   %s (%zu steps)\n", plan_to_text(plan).c_str(), plan.steps.size());
+  std::printf("tokens %lld\n", static_cast<long long>(T));
+  if (cfg.causal && T > 1) {
+    double nll = 0;
+    for (float lp : res.logprobs_next) nll -= lp;
+    std::printf("mean next-token loss %.4f nats\n", nll / (T - 1));
+  }
+  if (args.has("dump")) {
+    std::vector<OutTensor> out;
+    OutTensor ids{"input_ids", {T}, {}, {}, DType::I64};
+    ids.i64.assign(req.ids.begin(), req.ids.end());
+    out.push_back(ids);
+    for (size_t k = 0; k < res.resid.size(); ++k)
+      out.push_back({"resid." + std::to_string(k + 1), {T, d}, std::move(res.resid[k])});
+    out.push_back({"final_norm", {T, d}, std::move(res.final_norm)});
+    out.push_back({"logits", {T, cfg.vocab}, std::move(res.logits)});
+    if (!res.logprobs_next.empty())
+      out.push_back({"logprobs_next", {T - 1}, std::move(res.logprobs_next)});
+    write_safetensors(args.get("dump"), out, {{"plan", plan_to_text(plan)}});
+    std::printf("wrote  %s\n", args.get("dump").c_str());
+  }
+  return 0;
+}
+
+}  // namespace layerlab::cli

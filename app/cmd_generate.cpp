@@ -1,0 +1,42 @@
+// layerlab generate --model DIR (--prompt TEXT | --ids 1,2,3) -n 50 [--temperature T --top-k K
+//                   --top-p P --seed S] [--plan P]
+#include <cstdio>
+
+#include "commands.h"
+#include "layerlab/error.h"
+#include "layerlab/generate.h"
+#include "model_args.h"
+
+namespace layerlab::cli {
+
+int cmd_generate(const Argv& argv) {
+  auto opts = model_options();
+  opts.insert({"ids", "prompt", "temperature", "top-k", "top-p", "stop"});
+  // `-n` is accepted as a short form of --tokens.
+  Argv fixed;
+  for (const auto& a : argv) fixed.push_back(a == "-n" ? "--tokens" : a);
+  opts.insert("tokens");
+  Args args(fixed, opts);
+  LoadedModel m = open_model(args);
+  const ModelConfig& cfg = m.model->config();
+  const Plan plan = plan_from_args(args, cfg);
+  if (args.has("prompt")) fail("--prompt", "text prompts need the tokenizer module; use --ids");
+  const std::vector<int32_t> prompt = parse_ids(args.require("ids"));
+  SamplingParams sp;
+  sp.temperature = args.get_double("temperature", 0.8);
+  sp.top_k = static_cast<int>(args.get_int("top-k", 40));
+  sp.top_p = args.get_double("top-p", 0.95);
+  sp.seed = static_cast<uint64_t>(args.get_int("seed", 1));
+  const int n = static_cast<int>(args.get_int("tokens", 50));
+  Runner runner(*m.model, *m.backend);
+  std::vector<int32_t> out = generate(runner, plan, prompt, n, sp, static_cast<int32_t>(args.get_int("stop", -1)),
+                                      [](int32_t t) {
+                                        std::printf("%d ", t);
+                                        std::fflush(stdout);
+                                        return true;
+                                      });
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace layerlab::cli

@@ -1,0 +1,34 @@
+// layerlab info --model DIR: what the folder holds.
+#include <cstdio>
+
+#include "commands.h"
+#include "model_args.h"
+
+namespace layerlab::cli {
+
+int cmd_info(const Argv& argv) {
+  Args args(argv, {"model"});
+  auto model = load_model(args.require("model"));
+  const ModelConfig& c = model->config();
+  std::printf("model         %s\n", model->dir().c_str());
+  std::printf("family        %s (model_type %s)\n", c.family.c_str(), c.model_type.c_str());
+  std::printf("layers        %d\n", c.n_layer);
+  std::printf("width         %d (heads %d x %d, kv heads %d)\n", c.d_model, c.n_head, c.head_dim, c.n_kv_head);
+  std::printf("mlp           %d (%s)\n", c.d_ff, activation_name(c.act));
+  std::printf("vocab         %d\n", c.vocab);
+  std::printf("positions     %s, %d\n", c.positions == Positions::Rope ? "rope" : "learned", c.max_positions);
+  if (c.positions == Positions::Rope)
+    std::printf("rope          theta %g, type %s\n", c.rope.theta, c.rope.type.c_str());
+  std::printf("norm          %s, eps %g, %s\n", c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm", c.norm_eps,
+              c.post_norm ? "post-norm" : "pre-norm");
+  std::printf("attention     %s\n", c.causal ? "causal" : "bidirectional");
+  std::printf("head          %s\n", c.tied_head ? "tied to embeddings" : "separate");
+  std::printf("parameters    %lld (%.2fM)\n", static_cast<long long>(model->parameter_count()),
+              model->parameter_count() / 1e6);
+  std::printf("dtype         %s (computed in float32)\n", c.weight_dtype.c_str());
+  for (const auto& f : model->files())
+    std::printf("file          %s (%.2f MB)\n", f.path.c_str(), f.bytes / 1e6);
+  return 0;
+}
+
+}  // namespace layerlab::cli

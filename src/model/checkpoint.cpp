@@ -1,0 +1,137 @@
+#include "checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include "layerlab/error.h"
+#include "layerlab/fs.h"
+
+namespace layerlab {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
+  const std::string single = dir + "/model.safetensors";
+  const std::string index = dir + "/model.safetensors.index.json";
+  if (file_exists(single)) {
+    files_.push_back(std::make_unique<SafetensorsFile>(single));
+  } else if (file_exists(index)) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_text_file(index));
+    } catch (const nlohmann::json::exception& e) {
+      fail(index, std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "missing object field 'weight_map'");
+    std::map<std::string, size_t> shard_index;
+    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+      if (!it.value().is_string()) fail(index, "weight_map['" + it.key() + "'] is not a file name");
+      const std::string shard = it.value().get<std::string>();
+      if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
+        fail(index, "weight_map['" + it.key() + "'] names a file outside the folder: " + shard);
+      if (!shard_index.count(shard)) {
+        shard_index[shard] = files_.size();
+        files_.push_back(std::make_unique<SafetensorsFile>(dir + "/" + shard));
+      }
+    }
+  } else {
+    fail(dir, "no model.safetensors or model.safetensors.index.json: not a model folder");
+  }
+  for (size_t i = 0; i < files_.size(); ++i)
+    for (const auto& [name, _] : files_[i]->tensors()) where_[name] = i;
+}
+
+bool Checkpoint::has(const std::string& name) const { return where_.count(name) > 0; }
+
+const TensorInfo& Checkpoint::info(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail(dir_, "missing tensor '" + name + "'");
+  return files_[it->second]->get(name);
+}
+
+const std::string& Checkpoint::file_of(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail(dir_, "missing tensor '" + name + "'");
+  return files_[it->second]->path();
+}
+
+std::vector<float> Checkpoint::read(const std::string& name, const std::vector<int64_t>& shape) const {
+  const TensorInfo& t = info(name);
+  if (t.shape != shape)
+    fail(file_of(name) + ": tensor '" + name + "'",
+         "shape " + shape_str(t.shape) + " does not match config.json, which implies " + shape_str(shape));
+  return files_[where_.at(name)]->read_f32(name);
+}
+
+std::vector<CheckpointFile> Checkpoint::files() const {
+  std::vector<CheckpointFile> out;
+  for (const auto& f : files_) out.push_back({f->path(), f->file_size()});
+  return out;
+}
+
+std::string Checkpoint::float_dtype() const {
+  std::map<std::string, int64_t> count;
+  for (const auto& f : files_)
+    for (const auto& [_, t] : f->tensors())
+      if (t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16) count[dtype_name(t.dtype)] += t.numel();
+  std::string best = "none";
+  int64_t most = -1;
+  for (const auto& [k, v] : count)
+    if (v > most) best = k, most = v;
+  return best;
+}
+
+int64_t Checkpoint::float_numel() const {
+  int64_t n = 0;
+  for (const auto& f : files_)
+    for (const auto& [_, t] : f->tensors())
+      if (t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16) n += t.numel();
+  return n;
+}
+
+Param WeightLoader::vector(const std::string& name, int64_t n) {
+  return model_.own(ck_.read(name, {n}), 1, n);
+}
+
+Param WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
+  return model_.own(ck_.read(name, {rows, cols}), rows, cols);
+}
+
+Param WeightLoader::matrix_transposed(const std::string& name, int64_t rows, int64_t cols) {
+  std::vector<float> src = ck_.read(name, {cols, rows});
+  std::vector<float> dst(src.size());
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < rows; ++r) dst[r * cols + c] = src[c * rows + r];
+  return model_.own(std::move(dst), rows, cols);
+}
+
+Param WeightLoader::rows_concat(const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                                int64_t cols) {
+  std::vector<float> out;
+  int64_t total = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<float> part = ck_.read(names[i], {rows[i], cols});
+    out.insert(out.end(), part.begin(), part.end());
+    total += rows[i];
+  }
+  return model_.own(std::move(out), total, cols);
+}
+
+Param WeightLoader::vectors_concat(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) {
+  std::vector<float> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::vector<float> part = ck_.read(names[i], {sizes[i]});
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  const int64_t n = static_cast<int64_t>(out.size());
+  return model_.own(std::move(out), 1, n);
+}
+
+}  // namespace layerlab

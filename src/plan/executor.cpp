@@ -1,0 +1,93 @@
+// Runner: plan execution on any backend, plus the read-outs (residuals, final norm, logits,
+// next-token log-probabilities).
+#include <algorithm>
+#include <cmath>
+
+#include "layerlab/error.h"
+#include "layerlab/runner.h"
+
+namespace layerlab {
+
+void validate_ids(const std::vector<int32_t>& ids, const ModelConfig& cfg, int pos0, int tokens) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= cfg.vocab)
+      fail("input ids", "token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
+                            " is outside the vocabulary [0, " + std::to_string(cfg.vocab) + ")");
+  if (tokens <= 0) fail("input ids", "no tokens");
+  if (cfg.positions == Positions::Learned && pos0 + tokens > cfg.max_positions)
+    fail("input ids", std::to_string(pos0 + tokens) + " positions exceed the model's " +
+                          std::to_string(cfg.max_positions) + " learned positions");
+}
+
+std::unique_ptr<Hidden> Runner::embed(const std::vector<int32_t>& ids, int batch, int pos0) {
+  if (batch <= 0 || ids.size() % batch != 0) fail("input ids", "count is not a multiple of the batch size");
+  const int tokens = static_cast<int>(ids.size() / batch);
+  validate_ids(ids, model_.config(), pos0, tokens);
+  return backend_.embed(ids, batch, tokens, pos0);
+}
+
+void Runner::run(const Plan& plan, Hidden& x, size_t first, size_t last, KvCache* kv,
+                 const std::function<void(size_t, const Hidden&)>& after_step) {
+  last = std::min(last, plan.steps.size());
+  for (size_t k = first; k < last; ++k) {
+    backend_.run_step(plan.steps[k], static_cast<int>(k), x, kv);
+    if (after_step) after_step(k, x);
+  }
+}
+
+std::vector<float> Runner::target_logprobs(const Hidden& normed, const std::vector<int32_t>& targets) {
+  const int vocab = model_.config().vocab;
+  const int64_t rows = normed.rows();
+  std::vector<float> out(rows, 0.0f);
+  const int64_t chunk = std::max<int64_t>(1, (64ll << 20) / (int64_t(vocab) * 4));  // ~64 MB of logits
+  std::vector<float> logits;
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, rows - r0);
+    bool any = false;
+    for (int64_t r = r0; r < r0 + n; ++r) any |= targets[r] >= 0;
+    if (!any) continue;
+    logits.resize(size_t(n) * vocab);
+    backend_.logits(normed, r0, n, logits.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t t = targets[r0 + i];
+      if (t < 0) continue;
+      const float* row = logits.data() + i * vocab;
+      const float mx = *std::max_element(row, row + vocab);
+      double sum = 0;
+      for (int j = 0; j < vocab; ++j) sum += std::exp(double(row[j]) - mx);
+      out[r0 + i] = static_cast<float>(row[t] - mx - std::log(sum));
+    }
+  }
+  return out;
+}
+
+ForwardResult Runner::finish(const Plan& plan, std::unique_ptr<Hidden> x, size_t start_step, const ForwardRequest& req) {
+  ForwardResult res;
+  run(plan, *x, start_step, SIZE_MAX, nullptr, [&](size_t, const Hidden& h) {
+    if (req.keep_residuals) res.resid.push_back(h.to_host());
+  });
+  auto normed = backend_.final_norm(*x);
+  res.final_norm = normed->to_host();
+  const int vocab = model_.config().vocab;
+  if (req.all_logits) {
+    res.logits.resize(size_t(normed->rows()) * vocab);
+    backend_.logits(*normed, 0, normed->rows(), res.logits.data());
+  }
+  if (req.logprobs_next) {
+    const int T = x->tokens;
+    std::vector<int32_t> targets(normed->rows(), -1);
+    for (int b = 0; b < x->batch; ++b)
+      for (int t = 0; t + 1 < T; ++t) targets[size_t(b) * T + t] = req.ids[size_t(b) * T + t + 1];
+    std::vector<float> lp = target_logprobs(*normed, targets);
+    for (int b = 0; b < x->batch; ++b)
+      for (int t = 0; t + 1 < T; ++t) res.logprobs_next.push_back(lp[size_t(b) * T + t]);
+  }
+  return res;
+}
+
+ForwardResult Runner::forward(const Plan& plan, const ForwardRequest& req) {
+  validate_plan(plan, model_.config().n_layer);
+  return finish(plan, embed(req.ids, req.batch), 0, req);
+}
+
+}  // namespace layerlab
