@@ -1,0 +1,26 @@
+#pragma once
+// A progress bar with rate and ETA on stderr, redrawn at most 10 times a second; silent when
+// stderr is not a terminal except for a final summary line.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace layerlab {
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, std::string unit = "items");
+  ~Progress();
+  void add(int64_t n = 1);
+  void set(int64_t done);
+  void finish();
+
+ private:
+  void draw(bool final);
+  std::string label_, unit_;
+  int64_t total_, done_ = 0;
+  bool tty_, finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace layerlab
