@@ -1,0 +1,107 @@
+// The plan text and JSON forms, and their errors (positions in the text, field paths in JSON).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "layerlab/error.h"
+#include "layerlab/plan.h"
+
+namespace layerlab {
+namespace {
+
+PlanStep one(int l) { return {{l}, 1}; }
+
+TEST(PlanText, SingleLayersRangesAndReversedRanges) {
+  EXPECT_EQ(parse_plan_text("7").steps, (std::vector<PlanStep>{one(7)}));
+  EXPECT_EQ(parse_plan_text("2-4").steps, (std::vector<PlanStep>{one(2), one(3), one(4)}));
+  EXPECT_EQ(parse_plan_text("4-2").steps, (std::vector<PlanStep>{one(4), one(3), one(2)}));
+  EXPECT_EQ(parse_plan_text(" 0 , 3 - 4 ").steps, (std::vector<PlanStep>{one(0), one(3), one(4)}));
+}
+
+TEST(PlanText, RepeatedLayerBecomesSeparateSteps) {
+  EXPECT_EQ(parse_plan_text("5x3").steps, (std::vector<PlanStep>{one(5), one(5), one(5)}));
+}
+
+TEST(PlanText, ParallelGroupsAndLoops) {
+  Plan p = parse_plan_text("0-1,[2-4]x3,[5,7,9],10");
+  ASSERT_EQ(p.steps.size(), 5u);
+  EXPECT_EQ(p.steps[2], (PlanStep{{2, 3, 4}, 3}));
+  EXPECT_EQ(p.steps[3], (PlanStep{{5, 7, 9}, 1}));
+  EXPECT_EQ(p.steps[4], one(10));
+  EXPECT_EQ(parse_plan_text("[1-2,6]").steps[0], (PlanStep{{1, 2, 6}, 1}));
+}
+
+TEST(PlanText, PaperExample) {
+  Plan p = parse_plan_text("0-3,[4-27]x3,28-31");
+  ASSERT_EQ(p.steps.size(), 9u);
+  EXPECT_EQ(p.steps[4].layers.size(), 24u);
+  EXPECT_EQ(p.steps[4].iterations, 3);
+}
+
+TEST(PlanText, TextRoundTrip) {
+  for (const char* t : {"0,1,2", "0,[1,2,3,4]x3,5", "3,[1,5],0"}) EXPECT_EQ(plan_to_text(parse_plan_text(t)), t);
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_plan_text(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PlanText, ErrorsNamePosition) {
+  EXPECT_NE(error_of("0,,1").find("position 3"), std::string::npos) << error_of("0,,1");
+  EXPECT_NE(error_of("0,[]").find("empty parallel group"), std::string::npos);
+  EXPECT_NE(error_of("[1,2").find("ended"), std::string::npos);
+  EXPECT_NE(error_of("1x0").find("at least 1"), std::string::npos);
+  EXPECT_NE(error_of("a").find("position 1"), std::string::npos);
+  EXPECT_NE(error_of("1;2").find("position 2"), std::string::npos);
+  EXPECT_NE(error_of("").find("empty plan"), std::string::npos);
+  EXPECT_NE(error_of("99999999").find("too large"), std::string::npos);
+}
+
+TEST(PlanJson, GoldenStepsForm) {
+  auto j = nlohmann::json::parse(R"([0, {"parallel": [1, 2, 3, 4], "iterations": 3}, 5])");
+  Plan p = parse_plan_json(j);
+  ASSERT_EQ(p.steps.size(), 3u);
+  EXPECT_EQ(p.steps[1], (PlanStep{{1, 2, 3, 4}, 3}));
+  EXPECT_EQ(parse_plan_json(plan_to_json(p)), p);
+  EXPECT_EQ(parse_plan_arg(R"({"steps": [0, 5]})").steps, (std::vector<PlanStep>{one(0), one(5)}));
+}
+
+TEST(PlanJson, ErrorsNameTheField) {
+  auto err = [](const std::string& s) {
+    try {
+      parse_plan_arg(s);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(err(R"({"steps": [0, "a"]})").find("steps[1]"), std::string::npos);
+  EXPECT_NE(err(R"({"steps": [{"parallel": []}]})").find("empty parallel group"), std::string::npos);
+  EXPECT_NE(err(R"({"steps": [{"parallel": [1], "iterations": 0}]})").find("iterations"), std::string::npos);
+  EXPECT_NE(err(R"({"steps": [0, )").find("malformed"), std::string::npos);
+  EXPECT_NE(err(R"({"stops": []})").find("'steps'"), std::string::npos);
+  EXPECT_NE(err("@/nonexistent/plan.json").find("cannot open"), std::string::npos);
+}
+
+TEST(PlanValidate, OutOfRangeLayer) {
+  try {
+    validate_plan(parse_plan_text("0,[1,6]"), 6);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 6 does not exist"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("step 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PlanPrefix, CommonPrefix) {
+  EXPECT_EQ(common_prefix(parse_plan_text("0,1,2,3"), parse_plan_text("0,1,[2,3]")), 2u);
+  EXPECT_EQ(common_prefix(parse_plan_text("0,1"), parse_plan_text("0,1")), 2u);
+}
+
+}  // namespace
+}  // namespace layerlab
