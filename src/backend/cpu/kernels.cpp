@@ -1,5 +1,7 @@
 #include "kernels.h"
 
+#include "fast_math.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -42,13 +44,13 @@ void gelu_tanh(float* x, int64_t count) {
 #pragma omp parallel for if (count > 65536)
   for (int64_t i = 0; i < count; ++i) {
     const float v = x[i];
-    x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+    x[i] = 0.5f * v * (1.0f + fast_tanh(k * (v + 0.044715f * v * v * v)));
   }
 }
 
 void gelu_erf(float* x, int64_t count) {
 #pragma omp parallel for if (count > 65536)
-  for (int64_t i = 0; i < count; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.7071067811865476f));
+  for (int64_t i = 0; i < count; ++i) x[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * 0.7071067811865476f));
 }
 
 void swiglu(const float* gated, float* out, int64_t rows, int ff) {
@@ -57,7 +59,7 @@ void swiglu(const float* gated, float* out, int64_t rows, int ff) {
     const float* g = gated + r * 2 * ff;
     const float* u = g + ff;
     float* o = out + r * ff;
-    for (int i = 0; i < ff; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    for (int i = 0; i < ff; ++i) o[i] = g[i] / (1.0f + fast_exp(-g[i])) * u[i];
   }
 }
 
@@ -75,11 +77,9 @@ void add_bias(float* y, const float* b, int64_t rows, int n) {
 void softmax_row(float* x, int n, int valid) {
   float mx = -INFINITY;
   for (int i = 0; i < valid; ++i) mx = std::max(mx, x[i]);
+  for (int i = 0; i < valid; ++i) x[i] = fast_exp(x[i] - mx);
   float sum = 0;
-  for (int i = 0; i < valid; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
+  for (int i = 0; i < valid; ++i) sum += x[i];
   const float inv = 1.0f / sum;
   for (int i = 0; i < valid; ++i) x[i] *= inv;
   for (int i = valid; i < n; ++i) x[i] = 0.0f;
