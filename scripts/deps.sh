@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages layerlab needs (build, tests, benchmarks, explainer).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libopenblas-openmp-dev      # matrix products (OpenMP build, shares our thread pool)
+  nlohmann-json3-dev          # JSON
+  libsentencepiece-dev        # Llama tokenizer
+  libcpp-httplib-dev          # explainer HTTP server
+  libgtest-dev                # tests
+  python3-torch python3-numpy # benchmark peer (PyTorch on the CPU)
+  wrk                         # HTTP load test
+  chromium nodejs npm         # explainer front end build and browser tests
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
