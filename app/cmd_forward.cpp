@@ -6,18 +6,19 @@
 #include "layerlab/runner.h"
 #include "layerlab/safetensors.h"
 #include "model_args.h"
+#include "text_input.h"
 
 namespace layerlab::cli {
 
 int cmd_forward(const Argv& argv) {
   auto opts = model_options();
-  opts.insert({"ids", "dump"});
+  opts.insert({"ids", "prompt", "dump"});
   Args args(argv, opts);
   LoadedModel m = open_model(args);
   const ModelConfig& cfg = m.model->config();
   const Plan plan = plan_from_args(args, cfg);
   ForwardRequest req;
-  req.ids = parse_ids(args.require("ids"));
+  req.ids = prompt_ids(args, *m.model);
   req.keep_residuals = true;
   req.all_logits = true;
   req.logprobs_next = cfg.causal;

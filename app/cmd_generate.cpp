@@ -6,6 +6,7 @@
 #include "layerlab/error.h"
 #include "layerlab/generate.h"
 #include "model_args.h"
+#include "text_input.h"
 
 namespace layerlab::cli {
 
@@ -20,8 +21,7 @@ int cmd_generate(const Argv& argv) {
   LoadedModel m = open_model(args);
   const ModelConfig& cfg = m.model->config();
   const Plan plan = plan_from_args(args, cfg);
-  if (args.has("prompt")) fail("--prompt", "text prompts need the tokenizer module; use --ids");
-  const std::vector<int32_t> prompt = parse_ids(args.require("ids"));
+  const std::vector<int32_t> prompt = prompt_ids(args, *m.model);
   SamplingParams sp;
   sp.temperature = args.get_double("temperature", 0.8);
   sp.top_k = static_cast<int>(args.get_int("top-k", 40));

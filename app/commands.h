@@ -10,5 +10,6 @@ using Argv = std::vector<std::string>;
 int cmd_info(const Argv& args);
 int cmd_forward(const Argv& args);
 int cmd_generate(const Argv& args);
+int cmd_similarity(const Argv& args);
 
 }  // namespace layerlab::cli

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"info", layerlab::cli::cmd_info, "architecture, sizes and parameter count of a model folder"},
     {"forward", layerlab::cli::cmd_forward, "run a forward pass (optionally under a plan) and dump tensors"},
     {"generate", layerlab::cli::cmd_generate, "sample text from a model"},
+    {"similarity", layerlab::cli::cmd_similarity, "cosine similarity of hidden states between every pair of steps"},
 };
 
 void usage() {

@@ -112,11 +112,34 @@ std::string plan_to_text(const Plan& plan) {
     const PlanStep& s = plan.steps[i];
     if (i) out += ",";
     if (!s.is_group()) {
+      // Runs of 3+ single steps going up or down by one print as a range: 0,1,2,3 -> 0-3.
+      size_t e = i;
+      const int dir = i + 1 < plan.steps.size() && !plan.steps[i + 1].is_group()
+                          ? plan.steps[i + 1].layers[0] - s.layers[0] : 0;
+      if (dir == 1 || dir == -1)
+        while (e + 1 < plan.steps.size() && !plan.steps[e + 1].is_group() &&
+               plan.steps[e + 1].layers[0] == plan.steps[e].layers[0] + dir)
+          ++e;
       out += std::to_string(s.layers[0]);
+      if (e >= i + 2) {
+        out += "-" + std::to_string(plan.steps[e].layers[0]);
+        i = e;
+      }
       continue;
     }
+    // Runs of consecutive layers (3 or more) print as ranges: [4,5,6,7] -> [4-7].
     out += "[";
-    for (size_t j = 0; j < s.layers.size(); ++j) out += (j ? "," : "") + std::to_string(s.layers[j]);
+    for (size_t j = 0; j < s.layers.size();) {
+      size_t e = j;
+      while (e + 1 < s.layers.size() && s.layers[e + 1] == s.layers[e] + 1) ++e;
+      out += (j ? "," : "") + std::to_string(s.layers[j]);
+      if (e >= j + 2) {
+        out += "-" + std::to_string(s.layers[e]);
+        j = e + 1;
+      } else {
+        ++j;
+      }
+    }
     out += "]";
     if (s.iterations > 1) out += "x" + std::to_string(s.iterations);
   }

@@ -12,7 +12,8 @@ std::string similarity_to_svg(const SimilarityResult& r, const std::string& titl
   const int cell = n > 40 ? 12 : n > 20 ? 18 : 28;
   const int left = 110, top = 50, bar_w = 18;
   const int size = static_cast<int>(n) * cell;
-  const int width = left + size + 90, height = top + size + 110;
+  const int width = std::max<int>(left + size + 90, 30 + 9 * static_cast<int>(title.size()));
+  const int height = top + size + 120;
   double lo = 1.0;
   for (const auto& row : r.matrix)
     for (double v : row) lo = std::min(lo, v);
@@ -23,8 +24,8 @@ std::string similarity_to_svg(const SimilarityResult& r, const std::string& titl
   std::snprintf(buf, sizeof buf,
                 "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='11'>\n"
                 "<rect width='100%%' height='100%%' fill='white'/>\n"
-                "<text x='%d' y='24' font-size='15' text-anchor='middle'>%s</text>\n",
-                width, height, width / 2, svg::escape(title).c_str());
+                "<text x='%d' y='24' font-size='14'>%s</text>\n",
+                width, height, 12, svg::escape(title).c_str());
   s += buf;
   for (size_t a = 0; a < n; ++a)
     for (size_t b = 0; b < n; ++b) {
@@ -44,7 +45,7 @@ std::string similarity_to_svg(const SimilarityResult& r, const std::string& titl
     s += buf;
   }
   std::snprintf(buf, sizeof buf, "<text x='%d' y='%d' text-anchor='middle'>step (hidden state after)</text>\n",
-                left + size / 2, height - 8);
+                left + size / 2, height - 6);
   s += buf;
   // Colour bar from lo (bottom) to 1 (top).
   const int bx = left + size + 20;

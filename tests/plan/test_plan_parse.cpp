@@ -39,7 +39,7 @@ TEST(PlanText, PaperExample) {
 }
 
 TEST(PlanText, TextRoundTrip) {
-  for (const char* t : {"0,1,2", "0,[1,2,3,4]x3,5", "3,[1,5],0"}) EXPECT_EQ(plan_to_text(parse_plan_text(t)), t);
+  for (const char* t : {"0-2", "0,1", "0,[1-4]x3,5", "3,[1,5],0", "[1,2,4-6,9]x2", "0-3,7-5,5,5"}) EXPECT_EQ(plan_to_text(parse_plan_text(t)), t);
 }
 
 std::string error_of(const std::string& text) {

@@ -1,0 +1,92 @@
+#include "text_input.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "layerlab/error.h"
+#include "layerlab/fs.h"
+#include "model_args.h"
+#if __has_include("layerlab/tokenizer.h")
+#include "layerlab/tokenizer.h"
+#define LAYERLAB_HAVE_TOKENIZER 1
+#endif
+
+namespace layerlab::cli {
+
+namespace {
+
+std::vector<int32_t> encode(const Model& model, const std::string& text, bool add_bos) {
+#ifdef LAYERLAB_HAVE_TOKENIZER
+  static std::unique_ptr<Tokenizer> tok;
+  static std::string dir;
+  if (!tok || dir != model.dir()) {
+    tok = load_tokenizer(model.dir());
+    dir = model.dir();
+  }
+  EncodeOptions opt;
+  opt.add_bos = add_bos && model.config().family == "llama";
+  opt.add_special = model.config().family == "bert";
+  return tok->encode(text, opt);
+#else
+  (void)text;
+  (void)add_bos;
+  fail(model.dir(), "this build has no tokenizer module; give token ids (--ids / --ids-file)");
+#endif
+}
+
+std::vector<std::string> read_texts(const std::string& path, int limit) {
+  const std::string content = read_text_file(path);
+  std::vector<std::string> texts;
+  const bool jsonl = path.size() > 6 && path.substr(path.size() - 6) == ".jsonl";
+  if (!jsonl) return {content};
+  std::istringstream in(content);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line) && (limit <= 0 || static_cast<int>(texts.size()) < limit)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      fail(path + ":" + std::to_string(lineno), std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+      fail(path + ":" + std::to_string(lineno), "expected an object with a string field 'text'");
+    texts.push_back(j["text"].get<std::string>());
+  }
+  return texts;
+}
+
+}  // namespace
+
+std::vector<int32_t> prompt_ids(const Args& args, const Model& model) {
+  if (args.has("prompt") == args.has("ids")) fail("--prompt", "give exactly one of --prompt TEXT or --ids 1,2,3");
+  if (args.has("ids")) return parse_ids(args.get("ids"));
+  std::vector<int32_t> ids = encode(model, args.get("prompt"), true);
+  if (ids.empty()) fail("--prompt", "the prompt has no tokens");
+  return ids;
+}
+
+std::vector<std::vector<int32_t>> sequences_from_files(const Args& args, const Model& model, int max_tokens,
+                                                       int limit) {
+  if (max_tokens < 2) fail("--max-tokens", "must be at least 2");
+  std::vector<std::vector<int32_t>> docs;
+  if (args.has("ids-file")) {
+    std::istringstream in(read_text_file(args.get("ids-file")));
+    std::string line;
+    while (std::getline(in, line) && (limit <= 0 || static_cast<int>(docs.size()) < limit))
+      if (line.find_first_not_of(" \t\r") != std::string::npos) docs.push_back(parse_ids(line));
+  } else if (args.has("text-file")) {
+    for (const auto& t : read_texts(args.get("text-file"), limit)) docs.push_back(encode(model, t, true));
+  } else {
+    fail("--text-file", "give --text-file F (text or .jsonl) or --ids-file F");
+  }
+  std::vector<std::vector<int32_t>> windows;
+  for (const auto& d : docs)
+    for (size_t i = 0; i < d.size(); i += max_tokens)
+      windows.emplace_back(d.begin() + i, d.begin() + std::min(d.size(), i + size_t(max_tokens)));
+  return windows;
+}
+
+}  // namespace layerlab::cli
