@@ -12,8 +12,12 @@ PACKAGES=(
   libgtest-dev                # tests
   python3-torch python3-numpy # benchmark peer (PyTorch on the CPU)
   wrk                         # HTTP load test
-  chromium nodejs npm         # explainer front end build and browser tests
+  chromium                    # explainer browser tests
 )
+# Node.js and npm build the explainer's front end; a machine may already have them from
+# another source (whose nodejs package conflicts with Debian's npm), so install only if absent.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
