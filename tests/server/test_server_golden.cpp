@@ -1,0 +1,183 @@
+// The explainer's numbers against independent references, on the tiny golden models of
+// ../shared/golden (Hugging Face transformers, float64):
+// - residual norms per step, next-token surprisal, final logits and probabilities come straight
+//   from the golden tensors (probabilities at a temperature are computed here from HF logits);
+// - attention probabilities and Q/K/V norms are computed by hand in this file from the
+//   checkpoint's raw GPT-2 weights (LayerNorm, c_attn, causal softmax), with each step's input
+//   taken from HF's golden residual stream, so every plan step's trace is checked on its own.
+// Tolerances: the API rounds attention to 1e-4, norms to 1e-3, logits to 1e-4; float32 vs
+// float64 adds ~1e-5 relative. Checks use rounding + 1e-4 relative slack.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "layerlab/safetensors.h"
+#include "server_fixture.h"
+
+namespace layerlab::testing {
+namespace {
+
+struct Gpt2Weights {
+  int d = 0, heads = 0;
+  double eps = 1e-5;
+  SafetensorsFile file;
+  explicit Gpt2Weights(const std::string& dir) : file(dir + "/model.safetensors") {
+    auto cfg = json::parse(read_text_file(dir + "/config.json"));
+    d = cfg["n_embd"], heads = cfg["n_head"];
+    eps = cfg.value("layer_norm_epsilon", 1e-5);
+  }
+  std::vector<float> t(const std::string& n) const { return file.read_f32("transformer." + n); }
+};
+
+// Hand-written GPT-2 attention of `layer` on input rows x [T, d]: probs[h][q][k] and the q/k/v
+// vectors [T, 3d] (before the head split).
+void hand_attention(const Gpt2Weights& w, int layer, const std::vector<float>& x, int T,
+                    std::vector<std::vector<std::vector<double>>>& probs, std::vector<double>& qkv) {
+  const int d = w.d, H = w.heads, hd = d / H;
+  const std::string p = "h." + std::to_string(layer) + ".";
+  const auto g = w.t(p + "ln_1.weight"), b = w.t(p + "ln_1.bias"), W = w.t(p + "attn.c_attn.weight"),
+             bias = w.t(p + "attn.c_attn.bias");
+  qkv.assign(size_t(T) * 3 * d, 0.0);
+  for (int r = 0; r < T; ++r) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < d; ++i) mean += x[r * d + i];
+    mean /= d;
+    for (int i = 0; i < d; ++i) var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
+    var /= d;
+    std::vector<double> h(d);
+    for (int i = 0; i < d; ++i) h[i] = (x[r * d + i] - mean) / std::sqrt(var + w.eps) * g[i] + b[i];
+    for (int j = 0; j < 3 * d; ++j) {  // Conv1D: W is [d, 3d]
+      double s = bias[j];
+      for (int i = 0; i < d; ++i) s += h[i] * W[size_t(i) * 3 * d + j];
+      qkv[size_t(r) * 3 * d + j] = s;
+    }
+  }
+  probs.assign(H, std::vector<std::vector<double>>(T));
+  for (int hh = 0; hh < H; ++hh)
+    for (int q = 0; q < T; ++q) {
+      std::vector<double> s(q + 1);
+      double mx = -1e300, z = 0;
+      for (int k = 0; k <= q; ++k) {
+        double dot = 0;
+        for (int i = 0; i < hd; ++i) dot += qkv[size_t(q) * 3 * d + hh * hd + i] * qkv[size_t(k) * 3 * d + d + hh * hd + i];
+        s[k] = dot / std::sqrt(double(hd));
+        mx = std::max(mx, s[k]);
+      }
+      for (auto& v : s) z += (v = std::exp(v - mx));
+      for (auto& v : s) v /= z;
+      probs[hh][q] = s;
+    }
+}
+
+double row_norm(const double* v, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += v[i] * v[i];
+  return std::sqrt(s);
+}
+
+TEST(ServerGolden, Gpt2TinyEveryPlanMatchesHuggingFaceAndHandAttention) {
+  const std::string dir = shared_dir() + "/golden/gpt2-tiny";
+  ServerUnderTest srv(dir);
+  Gpt2Weights w(dir);
+  SafetensorsFile golden(dir + "/golden.safetensors");
+  const int d = w.d, H = w.heads, hd = d / H;
+  const auto wte = w.t("wte.weight"), wpe = w.t("wpe.weight");
+  const double temperature = 0.7;
+  for (const GoldenCase& c : golden_cases("gpt2-tiny")) {
+    SCOPED_TRACE(c.key + " plan " + c.plan_text);
+    std::vector<int> ids;
+    for (int64_t id : golden.read_i64(c.key + ".input_ids")) ids.push_back(int(id));
+    const int T = int(ids.size());
+    auto [code, j] = srv.post("/api/forward", json{{"ids", ids}, {"plan", {{"steps", c.steps}}}, {"top_k", 5},
+                                                   {"temperature", temperature}, {"lens_k", 1}});
+    ASSERT_EQ(code, 200) << j.dump();
+    ASSERT_EQ(j["steps"].size(), c.steps.size());
+    // Embedding: token + position rows.
+    std::vector<float> x(size_t(T) * d);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < d; ++i) {
+        x[t * d + i] = wte[size_t(ids[t]) * d + i] + wpe[size_t(t) * d + i];
+        EXPECT_NEAR(j["embedding"]["vectors"][t][i].get<double>(), x[t * d + i], 6e-4);
+      }
+    for (size_t k = 0; k < c.steps.size(); ++k) {
+      const json& st = j["steps"][k];
+      SCOPED_TRACE("step " + std::to_string(k + 1));
+      // Attention of every layer application that reads this step's input (iteration 0).
+      for (const json& a : st["applications"]) {
+        if (a["iteration"] != 0) continue;
+        std::vector<std::vector<std::vector<double>>> probs;
+        std::vector<double> qkv;
+        hand_attention(w, a["layer"], x, T, probs, qkv);
+        for (int h = 0; h < H; ++h)
+          for (int q = 0; q < T; ++q) {
+            ASSERT_EQ(a["attention"][h][q].size(), size_t(q + 1));
+            for (int kk = 0; kk <= q; ++kk)
+              ASSERT_NEAR(a["attention"][h][q][kk].get<double>(), probs[h][q][kk], 5e-5 + 1e-4 * probs[h][q][kk])
+                  << "layer " << a["layer"] << " head " << h << " q " << q << " k " << kk;
+            const double qn = row_norm(qkv.data() + size_t(q) * 3 * d + h * hd, hd);
+            const double kn = row_norm(qkv.data() + size_t(q) * 3 * d + d + h * hd, hd);
+            const double vn = row_norm(qkv.data() + size_t(q) * 3 * d + 2 * d + h * hd, hd);
+            EXPECT_NEAR(a["q_norm"][q][h].get<double>(), qn, 5e-4 + 1e-4 * qn);
+            EXPECT_NEAR(a["k_norm"][q][h].get<double>(), kn, 5e-4 + 1e-4 * kn);
+            EXPECT_NEAR(a["v_norm"][q][h].get<double>(), vn, 5e-4 + 1e-4 * vn);
+          }
+      }
+      // The residual stream after this step (HF), which is also the next step's input.
+      x = golden.read_f32(c.key + ".resid." + std::to_string(k + 1));
+      for (int t = 0; t < T; ++t) {
+        double n = 0;
+        for (int i = 0; i < d; ++i) n += double(x[t * d + i]) * x[t * d + i];
+        n = std::sqrt(n);
+        EXPECT_NEAR(st["resid_norm"][t].get<double>(), n, 5e-4 + 1e-4 * n);
+      }
+    }
+    // Next-token surprisal = -log p from HF.
+    const auto lp = golden.read_f32(c.key + ".logprobs_next");
+    ASSERT_EQ(j["surprisal"].size(), lp.size());
+    for (size_t t = 0; t < lp.size(); ++t)
+      EXPECT_NEAR(j["surprisal"][t].get<double>(), -lp[t], 5e-5 + 1e-4 * std::fabs(lp[t]));
+    // Final distribution at the temperature, from HF's last-position logits.
+    const auto logits = golden.read_f32(c.key + ".logits_last");
+    const int V = int(logits.size() / 2);
+    const float* last = logits.data() + V;
+    double mx = *std::max_element(last, last + V), z = 0;
+    for (int i = 0; i < V; ++i) z += std::exp((last[i] - mx) / temperature);
+    std::vector<int> order(V);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + 5, order.end(), [&](int a, int b) { return last[a] > last[b]; });
+    for (int r = 0; r < 5; ++r) {
+      const json& e = j["final"]["top"][r];
+      EXPECT_EQ(e["id"].get<int>(), order[r]) << "rank " << r;
+      EXPECT_NEAR(e["logit"].get<double>(), last[order[r]], 5e-5 + 1e-4 * std::fabs(last[order[r]]));
+      const double p = std::exp((last[order[r]] - mx) / temperature) / z;
+      EXPECT_NEAR(e["prob"].get<double>(), p, 1e-4 * p + 1e-7);
+    }
+  }
+}
+
+TEST(ServerGolden, OtherFamiliesServe) {
+  {  // Llama: RoPE, grouped-query attention (2 key/value heads for 4 query heads).
+    ServerUnderTest srv(shared_dir() + "/golden/llama-tiny");
+    auto [code, j] = srv.post("/api/forward", json{{"text", "def f(x): return x"}, {"plan", {{"variant", "skip"}, {"n", 2}}}});
+    ASSERT_EQ(code, 200) << j.dump();
+    EXPECT_EQ(j["tokens"][0]["id"], 1);  // BOS by default for SentencePiece models
+    EXPECT_EQ(j["steps"][0]["applications"][0]["k_norm"][0].size(), 2u);
+    EXPECT_EQ(j["steps"][0]["applications"][0]["q_norm"][0].size(), 4u);
+    auto [gc, g] = srv.post("/api/generate", json{{"text", "x"}, {"max_tokens", 3}, {"stop_at_eos", false}});
+    EXPECT_EQ(gc, 200);
+  }
+  {  // BERT: bidirectional attention (full rows), no generation.
+    ServerUnderTest srv(shared_dir() + "/golden/bert-tiny");
+    auto [code, j] = srv.post("/api/forward", json{{"text", "the cat sat"}});
+    ASSERT_EQ(code, 200) << j.dump();
+    const size_t T = j["tokens"].size();
+    EXPECT_EQ(j["tokens"][0]["text"], "[CLS]");
+    EXPECT_EQ(j["steps"][0]["applications"][0]["attention"][0][0].size(), T);
+    auto [gc, g] = srv.post("/api/generate", json{{"text", "x"}});
+    EXPECT_EQ(gc, 400);
+    EXPECT_NE(g["error"].get<std::string>().find("not a decoder"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace layerlab::testing
