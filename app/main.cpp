@@ -19,6 +19,7 @@ const Command kCommands[] = {
     {"forward", layerlab::cli::cmd_forward, "run a forward pass (optionally under a plan) and dump tensors"},
     {"generate", layerlab::cli::cmd_generate, "sample text from a model"},
     {"similarity", layerlab::cli::cmd_similarity, "cosine similarity of hidden states between every pair of steps"},
+    {"train", layerlab::cli::cmd_train, "train a GPT-style model from scratch (preln/parallel/sas/sasp blocks); compare runs"},
     {"tokenize", layerlab::cli::cmd_tokenize, "print the token ids and pieces of a text"},
     {"serve", layerlab::cli::cmd_serve, "the explainer: web page and JSON API (attention, logit lens, plans)"},
 };
