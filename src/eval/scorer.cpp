@@ -1,0 +1,111 @@
+// Target-token log-probabilities under several plans at once: sequences are batched (right
+// padding for causal models), the plans' shared leading steps run once per batch, and each
+// plan finishes from a clone of that Hidden.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "layerlab/error.h"
+#include "layerlab/eval.h"
+
+namespace layerlab {
+
+size_t shared_prefix(const std::vector<Plan>& plans) {
+  if (plans.empty()) return 0;
+  size_t p = plans[0].steps.size();
+  for (const Plan& q : plans) p = std::min(p, common_prefix(plans[0], q));
+  return p;
+}
+
+namespace {
+
+void validate_sequence(const ScoreSequence& s, size_t index, const ModelConfig& cfg) {
+  const std::string where = "score sequence " + std::to_string(index);
+  if (s.ids.empty()) fail(where, "no tokens");
+  if (s.rows.size() != s.targets.size()) fail(where, "rows and targets differ in count");
+  for (size_t i = 0; i < s.rows.size(); ++i) {
+    if (s.rows[i] < 0 || s.rows[i] >= static_cast<int32_t>(s.ids.size())) fail(where, "target row outside the sequence");
+    if (s.targets[i] < 0 || s.targets[i] >= cfg.vocab) fail(where, "target token outside the vocabulary");
+  }
+}
+
+// Log-softmax at the targets and greedy flags for the target rows of one sequence whose
+// rows start at `row0` in `normed`. Consecutive rows are fetched together.
+void score_rows(Backend& backend, const Hidden& normed, int64_t row0, const ScoreSequence& s, int vocab,
+                std::vector<TokenScore>& out) {
+  out.assign(s.rows.size(), {});
+  std::vector<size_t> order(s.rows.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.rows[a] < s.rows[b]; });
+  const size_t max_run = 128;
+  std::vector<float> logits;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i + 1;  // a run of consecutive (or repeated) rows
+    while (j < order.size() && j - i < max_run && s.rows[order[j]] - s.rows[order[j - 1]] <= 1) ++j;
+    const int32_t first = s.rows[order[i]];
+    const int64_t count = s.rows[order[j - 1]] - first + 1;
+    logits.resize(size_t(count) * vocab);
+    backend.logits(normed, row0 + first, count, logits.data());
+#pragma omp parallel for schedule(static)
+    for (size_t k = i; k < j; ++k) {
+      const size_t t = order[k];
+      const float* row = logits.data() + size_t(s.rows[t] - first) * vocab;
+      const float* best = std::max_element(row, row + vocab);  // first maximum, as torch.argmax
+      const float mx = *best;
+      double sum = 0;
+      for (int v = 0; v < vocab; ++v) sum += std::exp(double(row[v]) - mx);
+      out[t].logprob = static_cast<float>(row[s.targets[t]] - mx - std::log(sum));
+      out[t].greedy = (best - row) == s.targets[t];
+    }
+    i = j;
+  }
+}
+
+}  // namespace
+
+PlanScores score_sequences(Runner& runner, const std::vector<Plan>& plans, const std::vector<ScoreSequence>& seqs,
+                           const ScoreOptions& opts) {
+  const ModelConfig& cfg = runner.model().config();
+  for (const Plan& p : plans) validate_plan(p, cfg.n_layer);
+  for (size_t i = 0; i < seqs.size(); ++i) validate_sequence(seqs[i], i, cfg);
+  PlanScores out(plans.size(), std::vector<std::vector<TokenScore>>(seqs.size()));
+  if (plans.empty() || seqs.empty()) return out;
+  const size_t prefix = opts.prefix_reuse ? shared_prefix(plans) : 0;
+
+  // Longest first, so each batch pads little; equal lengths only for bidirectional models.
+  std::vector<size_t> order(seqs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].ids.size() > seqs[b].ids.size(); });
+  Backend& backend = runner.backend();
+  for (size_t b0 = 0; b0 < order.size();) {
+    const size_t T = seqs[order[b0]].ids.size();
+    size_t b1 = b0 + 1;
+    while (b1 < order.size() && int64_t(b1 - b0 + 1) * int64_t(T) <= opts.batch_tokens &&
+           (cfg.causal || seqs[order[b1]].ids.size() == T))
+      ++b1;
+    const int B = static_cast<int>(b1 - b0);
+    std::vector<int32_t> ids(size_t(B) * T, 0);  // token 0 pads: it only follows a sequence's own tokens
+    for (int b = 0; b < B; ++b) std::copy(seqs[order[b0 + b]].ids.begin(), seqs[order[b0 + b]].ids.end(), ids.begin() + size_t(b) * T);
+
+    std::unique_ptr<Hidden> shared;
+    if (prefix > 0) {
+      shared = runner.embed(ids, B);
+      runner.run(plans[0], *shared, 0, prefix);
+    }
+    for (size_t p = 0; p < plans.size(); ++p) {
+      std::unique_ptr<Hidden> x;
+      if (prefix > 0)
+        x = p + 1 == plans.size() ? std::move(shared) : shared->clone();
+      else
+        x = runner.embed(ids, B);
+      runner.run(plans[p], *x, prefix);
+      auto normed = backend.final_norm(*x);
+      x.reset();
+      for (int b = 0; b < B; ++b) score_rows(backend, *normed, int64_t(b) * T, seqs[order[b0 + b]], cfg.vocab, out[p][order[b0 + b]]);
+    }
+    b0 = b1;
+  }
+  return out;
+}
+
+}  // namespace layerlab
