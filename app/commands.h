@@ -11,8 +11,11 @@ int cmd_info(const Argv& args);
 int cmd_forward(const Argv& args);
 int cmd_generate(const Argv& args);
 int cmd_similarity(const Argv& args);
-int cmd_train(const Argv& args);
 int cmd_tokenize(const Argv& args);
+int cmd_train(const Argv& args);
 int cmd_serve(const Argv& args);
+int cmd_eval(const Argv& args);
+int cmd_sweep(const Argv& args);
+int cmd_plot(const Argv& args);
 
 }  // namespace layerlab::cli

@@ -19,9 +19,12 @@ const Command kCommands[] = {
     {"forward", layerlab::cli::cmd_forward, "run a forward pass (optionally under a plan) and dump tensors"},
     {"generate", layerlab::cli::cmd_generate, "sample text from a model"},
     {"similarity", layerlab::cli::cmd_similarity, "cosine similarity of hidden states between every pair of steps"},
-    {"train", layerlab::cli::cmd_train, "train a GPT-style model from scratch (preln/parallel/sas/sasp blocks); compare runs"},
     {"tokenize", layerlab::cli::cmd_tokenize, "print the token ids and pieces of a text"},
+    {"train", layerlab::cli::cmd_train, "train a GPT-style model from scratch (preln/parallel/sas/sasp blocks); compare runs"},
     {"serve", layerlab::cli::cmd_serve, "the explainer: web page and JSON API (attention, logit lens, plans)"},
+    {"eval", layerlab::cli::cmd_eval, "score a benchmark (lambada, hellaswag, arc, winogrande, gsm8k, perplexity, mlm) under a plan"},
+    {"sweep", layerlab::cli::cmd_sweep, "every Painters variant x N x seed x task, resumable; --summary normalises"},
+    {"plot", layerlab::cli::cmd_plot, "SVG figures of sweep results and similarity heatmaps"},
 };
 
 void usage() {
