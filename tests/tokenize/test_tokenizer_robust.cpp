@@ -2,7 +2,7 @@
 // UTF-8 and 10 MB inputs for every family.
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <ctime>
 
 #include "layerlab/error.h"
 #include "layerlab/tokenizer.h"
@@ -100,12 +100,12 @@ TEST(Gpt2Robust, TenMegabytes) {
   const std::string text = varied_text(10 << 20, 7);
   const auto ids = gpt2().encode(text);
   EXPECT_EQ(gpt2().decode(ids), text);
-  // One 10 MB word: merging is O(n log n), not quadratic.
+  // One 10 MB word: merging is O(n log n) (a few CPU seconds; quadratic would take hours).
+  // The bound is loose so that sanitizer builds on a busy machine pass too.
   const std::string word(10 << 20, 'a');
-  const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
   const auto wids = gpt2().encode(word);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(s, 30.0);
+  EXPECT_LT(double(std::clock() - c0) / CLOCKS_PER_SEC, 120.0);
   EXPECT_EQ(gpt2().decode(wids), word);
 }
 
