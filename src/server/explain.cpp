@@ -6,6 +6,8 @@
 #include <numeric>
 #include <random>
 
+#include "backend/cpu/fast_math.h"
+#include "backend/cpu/gemm.h"
 #include "layerlab/generate.h"
 
 namespace layerlab::server {
@@ -34,12 +36,33 @@ std::vector<int> top_indices(const float* v, int n, int k) {
   return idx;
 }
 
-// log-sum-exp of a row (for exact probabilities without materialising them).
+// log-sum-exp of a row (for exact probabilities without materialising them). Runs for every
+// position of every step (the logit lens), so it is written to vectorise: 16 float partial
+// sums of a polynomial exp, combined in double.
 double log_sum_exp(const float* v, int n) {
   const float mx = *std::max_element(v, v + n);
+  float acc[16] = {};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += cpu::fast_exp(v[i + j] - mx);
   double s = 0;
-  for (int i = 0; i < n; ++i) s += std::exp(double(v[i]) - mx);
+  for (; i < n; ++i) s += std::exp(double(v[i]) - mx);
+  for (float a : acc) s += a;
   return mx + std::log(s);
+}
+
+// The k largest entries (descending; ties by lower index) in one pass, for small k.
+std::vector<int> top_small(const float* v, int n, int k) {
+  k = std::min(k, n);
+  std::vector<int> top;
+  top.reserve(k + 1);
+  for (int i = 0; i < n; ++i) {
+    if (int(top.size()) == k && v[i] <= v[top.back()]) continue;
+    auto pos = std::upper_bound(top.begin(), top.end(), i, [&](int a, int b) { return v[a] > v[b]; });
+    top.insert(pos, i);
+    if (int(top.size()) > k) top.pop_back();
+  }
+  return top;
 }
 
 // Collects one JSON summary per layer application while the backend runs a step.
@@ -143,20 +166,6 @@ std::string step_label(const PlanStep& s) {
   return plan_to_text(Plan{{s}});
 }
 
-// Logits of every row of a final-normed Hidden, in chunks of rows; fn(row, logits).
-template <class Fn>
-void for_each_logits_row(Backend& b, const Hidden& normed, int vocab, Fn fn) {
-  const int64_t rows = normed.rows();
-  const int64_t chunk = std::max<int64_t>(1, (16ll << 20) / (int64_t(vocab) * 4));
-  std::vector<float> buf;
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t n = std::min(chunk, rows - r0);
-    buf.resize(size_t(n) * vocab);
-    b.logits(normed, r0, n, buf.data());
-    for (int64_t i = 0; i < n; ++i) fn(r0 + i, buf.data() + i * vocab);
-  }
-}
-
 json plan_json(const Plan& plan) {
   json steps = json::array();
   for (const auto& s : plan.steps)
@@ -210,6 +219,8 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
 
   json steps = json::array();
   json final_dist, surprisal = json::array();
+  std::vector<float> lens_rows;   // final-normed residuals of the lens steps, [steps * T, d]
+  std::vector<size_t> lens_steps;
   const size_t last = plan.steps.size() - 1;
   s.runner().run(plan, *x, 0, SIZE_MAX, nullptr, [&](size_t k, const Hidden& h) {
     const PlanStep& st = plan.steps[k];
@@ -232,28 +243,54 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
     step["delta_norm"] = std::move(dn);
     step["cos_prev"] = std::move(cp);
     prev = cur;
-    // Logit lens: the final norm and head applied to this step's residual stream.
+    // Logit lens: the final norm now (on the backend), the head later for all steps at once.
     if (o.lens_k > 0 || k == last) {
-      auto normed = b.final_norm(h);
-      json lens = json::array();
-      for_each_logits_row(b, *normed, vocab, [&](int64_t row, const float* lg) {
-        const double lse = log_sum_exp(lg, vocab);
-        if (o.lens_k > 0) {
-          json cell = json::array();
-          for (int i : top_indices(lg, vocab, o.lens_k))
-            cell.push_back({{"id", i}, {"text", s.token_text(i)}, {"prob", r4(std::exp(lg[i] - lse))}});
-          lens.push_back(std::move(cell));
-        }
-        if (k != last) return;
-        if (row + 1 < T) surprisal.push_back(r4(lse - lg[ids[row + 1]]));
-        if (row == T - 1) final_dist = distribution_json(s, lg, vocab, o.temperature, o.top_k);
-      });
-      if (o.lens_k > 0) step["lens"] = std::move(lens);
+      const std::vector<float> n = b.final_norm(h)->to_host();
+      lens_rows.insert(lens_rows.end(), n.begin(), n.end());
+      lens_steps.push_back(k);
     }
     step["applications"] = std::move(collector.apps);
     collector.apps.clear();
     steps.push_back(std::move(step));
   });
+  // The head over every lens row in a few large products: OpenBLAS packs the [vocab, d] head
+  // once per product, which dominated when each step had its own small product.
+  const ModelWeights& w = s.model().weights();
+  const int64_t rows = int64_t(lens_steps.size()) * T;
+  const int64_t chunk = std::max<int64_t>(1, (32ll << 20) / (int64_t(vocab) * 4));
+  std::vector<float> logits;
+  std::vector<json> lens(lens_steps.size(), json::array());
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, rows - r0);
+    logits.resize(size_t(n) * vocab);
+    cpu::gemm_nt(n, vocab, d, {lens_rows.data() + r0 * d, w.head_w.data, w.head_b.data, logits.data()});
+    // Per-row reductions in parallel; the JSON is built serially below.
+    std::vector<double> lse_rows(n);
+    std::vector<std::vector<int>> top_rows(n);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      lse_rows[i] = log_sum_exp(logits.data() + i * vocab, vocab);
+      if (o.lens_k > 0) top_rows[i] = top_small(logits.data() + i * vocab, vocab, o.lens_k);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t li = size_t((r0 + i) / T);
+      const int row = int((r0 + i) % T);
+      const size_t k = lens_steps[li];
+      const float* lg = logits.data() + i * vocab;
+      const double lse = lse_rows[i];
+      if (o.lens_k > 0) {
+        json cell = json::array();
+        for (int id : top_rows[i])
+          cell.push_back({{"id", id}, {"text", s.token_text(id)}, {"prob", r4(std::exp(lg[id] - lse))}});
+        lens[li].push_back(std::move(cell));
+      }
+      if (k != last) continue;
+      if (row + 1 < T) surprisal.push_back(r4(lse - lg[ids[row + 1]]));
+      if (row == T - 1) final_dist = distribution_json(s, lg, vocab, o.temperature, o.top_k);
+    }
+  }
+  if (o.lens_k > 0)
+    for (size_t li = 0; li < lens_steps.size(); ++li) steps[lens_steps[li]]["lens"] = std::move(lens[li]);
   out["steps"] = std::move(steps);
   final_dist["position"] = T - 1;
   out["final"] = std::move(final_dist);

@@ -1,7 +1,7 @@
 #pragma once
 // What the explainer computes for a prompt under a plan, as JSON: the per-step and per-head
 // internals (forward), the next-token distribution (predict), and a full-vs-plan comparison.
-// Callers hold the session's mutex.
+// Callers run them on the session's model thread (ModelSession::exec).
 #include <cstdint>
 #include <vector>
 

@@ -1,9 +1,10 @@
 // ExplainerServer: HTTP routes of the explainer API (docs/EXPLAINER.md) on cpp-httplib, plus the
-// static web page. Every model use holds the session mutex; every bad input is a JSON 400.
+// static web page. Every model use runs on the session's model thread; every bad input is a JSON 400.
 #include "layerlab/server.h"
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <httplib.h>
@@ -69,6 +70,45 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 std::string sse(const char* event, const json& data) { return std::string("event: ") + event + "\ndata: " + dump(data) + "\n\n"; }
 
+// Streams one generation as server-sent events: "prompt", one "token" per sampled token, then
+// "done" (or "error"). The text of each token event is the newly completed UTF-8 text, so
+// characters split across tokens arrive whole. The generation is one job on the model thread;
+// the connection's thread waits meanwhile, so the sink has one writer at a time. Returns false
+// when the client went away (which also stops the generation at the next token).
+bool stream_generation(server::ModelSession& s, httplib::DataSink& sink, const std::vector<int32_t>& ids,
+                       const Plan& plan, const SamplingParams& sp, int n, int32_t stop_id) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<int32_t> out;
+  std::string emitted;
+  bool client_gone = false;
+  auto send = [&](const std::string& ev) { return !client_gone && (client_gone = !sink.write(ev.data(), ev.size())) == false; };
+  try {
+    s.exec([&] {
+      if (!send(sse("prompt", {{"tokens", s.tokens_json(ids)}}))) return;
+      generate(s.runner(), plan, ids, n, sp, stop_id, [&](int32_t tok) {
+        out.push_back(tok);
+        const std::string text = s.decode(out);
+        const size_t upto = std::max(server::complete_utf8_prefix(text), emitted.size());
+        const std::string delta = text.substr(emitted.size(), upto - emitted.size());
+        emitted = text.substr(0, upto);
+        return send(sse("token", {{"index", out.size() - 1}, {"id", tok}, {"token", s.token_text(tok)}, {"text", delta}}));
+      });
+    });
+    if (client_gone) return false;
+    const double ms = ms_since(t0);
+    send(sse("done", {{"tokens", out.size()},
+                      {"ids", out},
+                      {"text", s.decode(out)},
+                      {"elapsed_ms", ms},
+                      {"tokens_per_s", ms > 0 ? out.size() * 1000.0 / ms : 0.0},
+                      {"stopped_at_eos", !out.empty() && out.back() == stop_id}}));
+  } catch (const std::exception& e) {
+    send(sse("error", {{"error", e.what()}}));
+  }
+  sink.done();
+  return true;
+}
+
 const char* kNoWebPage =
     "<!doctype html><meta charset=utf-8><title>layerlab explainer</title>"
     "<p>The explainer page is not built. Run <code>bash web/build.sh</code> (or <code>scripts/build.sh</code>) and "
@@ -100,8 +140,7 @@ void ExplainerServer::Impl::routes() {
     guarded(res, [&] {
       json body = server::parse_body(req.body);
       server::check_fields(body, {"text", "ids", "add_special"});
-      std::lock_guard<std::mutex> lock(s.mutex());
-      const auto ids = s.prompt(body, lim.max_prompt_tokens);
+      const auto ids = s.prompt(body, lim.max_prompt_tokens);  // tokenizers are thread-safe
       send_json(res, {{"tokens", s.tokens_json(ids)}, {"count", ids.size()}});
     });
   });
@@ -130,9 +169,8 @@ void ExplainerServer::Impl::routes() {
       o.attention = server::bool_field(body, "attention", true);
       o.mlp_neurons = server::int_field(body, "mlp_neurons", 16, 0, 64);
       const Plan plan = s.plan(body);
-      std::lock_guard<std::mutex> lock(s.mutex());
       const auto ids = s.prompt(body, lim.max_prompt_tokens);
-      send_json(res, server::explain_forward(s, plan, ids, o));
+      send_json(res, s.exec([&] { return server::explain_forward(s, plan, ids, o); }));
     });
   });
 
@@ -149,9 +187,8 @@ void ExplainerServer::Impl::routes() {
       o.top_p = server::number_field(body, "top_p", 1.0, 1e-6, 1.0);
       o.seed = static_cast<uint64_t>(server::int_field(body, "seed", 0, 0, INT32_MAX));
       const Plan plan = s.plan(body);
-      std::lock_guard<std::mutex> lock(s.mutex());
       const auto ids = s.prompt(body, lim.max_prompt_tokens);
-      send_json(res, server::predict_next(s, plan, ids, o));
+      send_json(res, s.exec([&] { return server::predict_next(s, plan, ids, o); }));
     });
   });
 
@@ -163,9 +200,8 @@ void ExplainerServer::Impl::routes() {
       json base_body = json::object();
       if (body.contains("base")) base_body["plan"] = body["base"];
       const Plan base = s.plan(base_body);
-      std::lock_guard<std::mutex> lock(s.mutex());
       const auto ids = s.prompt(body, lim.max_prompt_tokens);
-      send_json(res, server::compare_plans(s, base, plan, ids));
+      send_json(res, s.exec([&] { return server::compare_plans(s, base, plan, ids); }));
     });
   });
 
@@ -215,56 +251,16 @@ void ExplainerServer::Impl::route_generate(const httplib::Request& req, httplib:
     const int n = server::int_field(body, "max_tokens", 32, 1, s.limits().max_generate_tokens);
     const bool stop_eos = server::bool_field(body, "stop_at_eos", true);
     const Plan plan = s.plan(body);
-    std::vector<int32_t> ids;
-    {
-      std::lock_guard<std::mutex> lock(s.mutex());
-      ids = s.prompt(body, s.limits().max_prompt_tokens);
-    }
+    const std::vector<int32_t> ids = s.prompt(body, s.limits().max_prompt_tokens);
     const ModelConfig& cfg = s.config();
     if (cfg.positions == Positions::Learned && int(ids.size()) + n > cfg.max_positions)
       bad_request("prompt (" + std::to_string(ids.size()) + " tokens) + max_tokens (" + std::to_string(n) +
                   ") exceeds the model's " + std::to_string(cfg.max_positions) + " positions");
     const int32_t stop_id = stop_eos ? cfg.eos_id : -1;
-    // Tokens are sent as server-sent events while they are sampled. The text of each event is
-    // the newly completed UTF-8 text, so multi-byte characters split across tokens stay whole.
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider(
-        "text/event-stream", [&s, ids, plan, sp, n, stop_id](size_t, httplib::DataSink& sink) {
-          const auto t0 = std::chrono::steady_clock::now();
-          std::vector<int32_t> out;
-          std::string emitted;
-          bool client_gone = false;
-          try {
-            std::lock_guard<std::mutex> lock(s.mutex());
-            const std::string head = sse("prompt", {{"tokens", s.tokens_json(ids)}});
-            if (!sink.write(head.data(), head.size())) return false;
-            generate(s.runner(), plan, ids, n, sp, stop_id, [&](int32_t tok) {
-              out.push_back(tok);
-              const std::string text = s.decode(out);
-              const size_t upto = server::complete_utf8_prefix(text);
-              const std::string delta = upto > emitted.size() ? text.substr(emitted.size(), upto - emitted.size()) : "";
-              if (upto > emitted.size()) emitted = text.substr(0, upto);
-              const std::string ev =
-                  sse("token", {{"index", out.size() - 1}, {"id", tok}, {"token", s.token_text(tok)}, {"text", delta}});
-              client_gone = !sink.write(ev.data(), ev.size());
-              return !client_gone;
-            });
-            if (client_gone) return false;
-            const double ms = ms_since(t0);
-            const std::string done = sse("done", {{"tokens", out.size()},
-                                                  {"ids", out},
-                                                  {"text", s.decode(out)},
-                                                  {"elapsed_ms", ms},
-                                                  {"tokens_per_s", ms > 0 ? out.size() * 1000.0 / ms : 0.0},
-                                                  {"stopped_at_eos", !out.empty() && out.back() == stop_id}});
-            sink.write(done.data(), done.size());
-          } catch (const std::exception& e) {
-            const std::string ev = sse("error", {{"error", e.what()}});
-            sink.write(ev.data(), ev.size());
-          }
-          sink.done();
-          return true;
-        });
+    res.set_chunked_content_provider("text/event-stream", [&s, ids, plan, sp, n, stop_id](size_t, httplib::DataSink& sink) {
+      return stream_generation(s, sink, ids, plan, sp, n, stop_id);
+    });
   });
 }
 
@@ -281,7 +277,6 @@ void ExplainerServer::Impl::route_similarity(const httplib::Request& req, httpli
       bad_request("field 'texts' has " + std::to_string(texts.size()) + " entries; the limit is " +
                   std::to_string(lim.max_similarity_texts));
     const Plan plan = s.plan(body);
-    std::lock_guard<std::mutex> lock(s.mutex());
     std::vector<std::vector<int32_t>> seqs;
     int truncated = 0;
     const bool special = server::bool_field(body, "add_special", s.default_add_special());
@@ -306,7 +301,7 @@ void ExplainerServer::Impl::route_similarity(const httplib::Request& req, httpli
       validate_ids(ids, s.config(), 0, int(ids.size()));
       seqs.push_back(std::move(ids));
     }
-    const SimilarityResult r = layer_similarity(s.runner(), plan, seqs);
+    const SimilarityResult r = s.exec([&] { return layer_similarity(s.runner(), plan, seqs); });
     json out = json::parse(similarity_to_json(r));
     out["truncated_texts"] = truncated;
     out["plan"] = plan_to_text(plan);

@@ -22,14 +22,46 @@ ModelSession::ModelSession(const std::string& model_dir, const std::string& devi
   } catch (const Error& e) {
     tokenizer_error_ = e.what();
   }
+  worker_ = std::thread([this] { worker_loop(); });
 }
 
-ModelSession::~ModelSession() = default;
+ModelSession::~ModelSession() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  worker_.join();
+}
+
+void ModelSession::post(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.push_back(std::move(job));
+  }
+  queue_cv_.notify_one();
+}
+
+void ModelSession::worker_loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(queue_mutex_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();  // a packaged_task: exceptions travel to the waiting request
+  }
+}
 
 std::string ModelSession::token_text(int32_t id) const {
   if (!tokenizer_) return "#" + std::to_string(id);
   const int32_t one[1] = {id};
-  return tokenizer_->decode(std::span<const int32_t>(one, 1));
+  // Special tokens ([CLS], <s>) decode to nothing; show their vocabulary piece instead.
+  std::string text = tokenizer_->decode(std::span<const int32_t>(one, 1));
+  return text.empty() ? tokenizer_->piece(id) : text;
 }
 
 std::string ModelSession::decode(const std::vector<int32_t>& ids) const {
@@ -125,7 +157,8 @@ Plan ModelSession::plan(const json& body) const {
     }
     validate_plan(p, L);
   } catch (const Error& e) {
-    bad_request(std::string("plan: ") + e.what());
+    const std::string what = e.what();
+    bad_request(what.rfind("plan", 0) == 0 ? what : "plan: " + what);
   } catch (const json::exception& e) {
     bad_request(std::string("plan: ") + e.what());
   }

@@ -1,8 +1,15 @@
 #pragma once
-// The loaded model, its backend, runner and tokenizer, plus the mutex that serialises every use
-// of them (backends keep per-call state such as the inspector, so one request at a time).
+// The loaded model, its backend, runner and tokenizer, and the one thread that runs every use of
+// the model: backends keep per-call state (the inspector), so requests are serialised, and a
+// single calling thread means a single OpenMP team (one team per HTTP worker thread would leave
+// idle teams spinning against the busy one on a small machine).
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -31,7 +38,14 @@ class ModelSession {
   const ModelConfig& config() const { return model_->config(); }
   Runner& runner() { return *runner_; }
   Backend& backend() { return *backend_; }
-  std::mutex& mutex() { return mutex_; }
+  // Runs fn on the model thread, in arrival order, and returns its result (or rethrows).
+  template <class Fn>
+  auto exec(Fn fn) -> decltype(fn()) {
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto result = task.get_future();
+    post([&task] { task(); });
+    return result.get();
+  }
   const ServerLimits& limits() const { return limits_; }
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   const std::string& tokenizer_error() const { return tokenizer_error_; }
@@ -58,7 +72,14 @@ class ModelSession {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::string tokenizer_error_;
   ServerLimits limits_;
-  std::mutex mutex_;
+
+  void post(std::function<void()> job);
+  void worker_loop();
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread worker_;
 };
 
 // Counts layer applications (a group of m layers run K times counts m x K).

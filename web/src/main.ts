@@ -387,7 +387,7 @@ async function run() {
 async function applyPlan() {
   const plan = readPlan();
   const preview = $('plan-preview');
-  const p = await guard('plan', () => api.planPreview(plan));
+  const p = await guard('invalid plan', () => api.planPreview(plan));
   if (!p) { preview.textContent = $('status').textContent; preview.classList.add('error'); return; }
   preview.classList.remove('error');
   preview.textContent = `plan: ${p.text} (${p.steps} steps, ${p.applications} layer applications)`;
