@@ -38,18 +38,19 @@ struct RefLoglik {
   bool greedy = true;
 };
 inline RefLoglik reference_loglik(Runner& runner, const Plan& plan, const std::vector<int32_t>& ctx,
-                                  const std::vector<int32_t>& cont) {
+                                  const std::vector<int32_t>& cont, bool want_greedy = true) {
   ForwardRequest req;
   req.ids = ctx;
   req.ids.insert(req.ids.end(), cont.begin(), cont.end());
   req.logprobs_next = true;
-  req.all_logits = true;
+  req.all_logits = want_greedy;
   const ForwardResult r = runner.forward(plan, req);
   const int vocab = runner.model().config().vocab;
   RefLoglik out;
   for (size_t j = 0; j < cont.size(); ++j) {
     const size_t row = ctx.size() - 1 + j;  // row t predicts token t + 1
     out.logprob += r.logprobs_next[row];
+    if (!want_greedy) continue;
     const float* lg = r.logits.data() + row * vocab;
     int best = 0;
     for (int v = 1; v < vocab; ++v)

@@ -1,0 +1,174 @@
+// Sweeps through the real CLI (LAYERLAB_CLI) on the golden tiny GPT-2 with the fixture data:
+// killed with SIGKILL at random moments and restarted until done, a sweep must end with
+// exactly one result per configuration, equal to an uninterrupted run; a torn last line is
+// repaired; results of a different setup are refused. Also the normalisation and the plots.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "eval_fixtures.h"
+#include "layerlab/error.h"
+#include "layerlab/fs.h"
+#include "layerlab/plot_svg.h"
+#include "layerlab/sweep_runner.h"
+
+extern char** environ;
+
+using namespace layerlab;
+using namespace layerlab::testing;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> sweep_args(const std::string& out, const std::string& limit = "2") {
+  return {LAYERLAB_CLI, "sweep", "--model", shared_dir() + "/golden/gpt2-tiny", "--variants", "all", "--n", "1..2",
+          "--seeds", "2", "--tasks", "lambada_openai,winogrande", "--data",
+          "lambada_openai=" + eval_data("lambada_openai.jsonl") + ",winogrande=" + eval_data("winogrande.jsonl"),
+          "--limit", limit, "--out", out, "--quiet", "--threads", "1"};
+}
+
+pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int run_to_end(const std::vector<std::string>& args) {
+  int status = 0;
+  waitpid(spawn(args), &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// key -> record without its timing, failing on any duplicate key.
+std::map<std::string, json> by_key(const std::string& path) {
+  std::map<std::string, json> out;
+  for (json r : read_sweep_results(path)) {
+    r.erase("seconds");
+    const std::string k = sweep_key(r, path).text();
+    EXPECT_EQ(out.count(k), 0u) << "configuration recorded twice: " << k;
+    out[k] = r;
+  }
+  return out;
+}
+
+std::string temp_path(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/layerlab_sweep_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  return dir + "/" + name;
+}
+
+}  // namespace
+
+TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
+  const std::string ref = temp_path("reference.jsonl"), killed = temp_path("killed.jsonl");
+  std::filesystem::remove(ref);
+  std::filesystem::remove(killed);
+  ASSERT_EQ(run_to_end(sweep_args(ref)), 0);
+  const auto reference = by_key(ref);
+  ASSERT_EQ(reference.size(), 30u);  // 2 tasks x (full + 2 N x (6 variants + 1 extra shuffle seed))
+
+  // Each round waits until the sweep has appended a random number (1..4) of new results,
+  // then kills it after a further random 0..40 ms, so kills land at random moments of the
+  // work (mid-group, mid-append, right after an append) while every round makes progress.
+  std::mt19937 rng(20240709);  // fixed, so the test repeats
+  std::uniform_int_distribution<int> more(1, 4), extra_ms(0, 40);
+  auto lines = [&] { return file_exists(killed) ? read_sweep_results(killed).size() : size_t(0); };
+  int kills = 0, rounds = 0;
+  for (bool finished = false; !finished && rounds < 60; ++rounds) {
+    const size_t target = lines() + more(rng);
+    const pid_t pid = spawn(sweep_args(killed));
+    int status = 0;
+    while (!finished && lines() < target) {
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        finished = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (finished) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms(rng)));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) ++kills;
+    if (WIFEXITED(status)) finished = WEXITSTATUS(status) == 0;
+  }
+  if (rounds >= 60) ASSERT_EQ(run_to_end(sweep_args(killed)), 0);
+  std::printf("killed %d times in %d rounds\n", kills, rounds);
+  EXPECT_GE(kills, 3);
+  EXPECT_EQ(by_key(killed), reference);
+  ASSERT_EQ(run_to_end(sweep_args(killed)), 0);  // a finished sweep adds nothing
+  EXPECT_EQ(read_sweep_results(killed).size(), reference.size());
+}
+
+TEST(Sweep, TornLastLineIsRepairedAndRecomputed) {
+  const std::string ref = temp_path("ref2.jsonl"), torn = temp_path("torn.jsonl");
+  std::filesystem::remove(ref);
+  ASSERT_EQ(run_to_end(sweep_args(ref)), 0);
+  std::ifstream in(ref);
+  std::string text, line;
+  for (int i = 0; i < 5 && std::getline(in, line); ++i) text += line + "\n";
+  std::getline(in, line);
+  text += line.substr(0, line.size() / 2);  // a write cut short
+  write_file_atomic(torn, text);
+  EXPECT_EQ(read_sweep_results(torn).size(), 5u);
+  ASSERT_EQ(run_to_end(sweep_args(torn)), 0);
+  EXPECT_EQ(by_key(torn), by_key(ref));
+  // A different setup (here --limit) must not be mixed into the same file.
+  EXPECT_EQ(run_to_end(sweep_args(torn, "3")), 1);
+}
+
+TEST(Sweep, NormalisationByHand) {
+  // task a: chance 0.25, full 0.75; task b: chance 0.5, full 0.9; perplexity: no chance, ignored.
+  auto rec = [](std::string task, std::string v, int n, double score, json chance) {
+    return json{{"task", task}, {"variant", v}, {"n", n}, {"seed", 0}, {"score", score}, {"chance", chance}};
+  };
+  const std::vector<json> rs = {rec("a", "full", 0, 0.75, 0.25), rec("b", "full", 0, 0.9, 0.5),
+                                rec("p", "full", 0, 9.0, nullptr), rec("a", "skip", 2, 0.5, 0.25),
+                                rec("b", "skip", 2, 0.6, 0.5),     rec("p", "skip", 2, 12.0, nullptr)};
+  const auto rows = normalise_results(rs);
+  ASSERT_EQ(rows.size(), 2u);
+  const NormalisedRow& skip = rows[1].variant == "skip" ? rows[1] : rows[0];
+  EXPECT_NEAR(skip.per_task.at("a"), (0.5 - 0.25) / (0.75 - 0.25), 1e-12);  // 0.5
+  EXPECT_NEAR(skip.per_task.at("b"), (0.6 - 0.5) / (0.9 - 0.5), 1e-12);     // 0.25
+  EXPECT_EQ(skip.per_task.count("p"), 0u);
+  EXPECT_NEAR(skip.median, 0.375, 1e-12);  // median of {0.5, 0.25}
+  EXPECT_DOUBLE_EQ(median_of({3, 1, 2}), 2.0);
+}
+
+TEST(Sweep, PlotsHaveTitlesAxesAndLegends) {
+  const std::string ref = temp_path("ref3.jsonl");
+  std::filesystem::remove(ref);
+  ASSERT_EQ(run_to_end(sweep_args(ref, "3")), 0);  // 3 items: the full model is above chance on winogrande
+  const std::string dir = temp_path("plots");
+  const auto files = plot_sweep(read_sweep_results(ref), dir);
+  ASSERT_EQ(files.size(), 3u);  // two tasks + the normalised median chart
+  const std::string wino = read_text_file(dir + "/winogrande.svg");
+  for (const char* s : {"<svg", "winogrande: acc vs N", ">N<", "full model", "chance", "shuffle (mean of 2 seeds)", "skip", "</svg>"})
+    EXPECT_NE(wino.find(s), std::string::npos) << s;
+  const std::string med = read_text_file(dir + "/normalised_median.svg");
+  EXPECT_NE(med.find("Median normalised score"), std::string::npos);
+  const std::string heat = similarity_heatmap_svg(json{{"labels", {"emb", "1:L0"}}, {"matrix", {{1.0, 0.5}, {0.5, 1.0}}}}, "sim", "x");
+  EXPECT_NE(heat.find("1:L0"), std::string::npos);
+  EXPECT_THROW(similarity_heatmap_svg(json{{"labels", {"a"}}, {"matrix", {{1.0, 0.5}}}}, "sim", "bad.json"), Error);
+  const auto ticks = nice_ticks(0.0, 1.0);
+  EXPECT_EQ(ticks.front(), 0.0);
+  EXPECT_EQ(ticks.back(), 1.0);
+}
