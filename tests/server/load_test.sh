@@ -22,7 +22,7 @@ done
 [ -n "${PORT:-}" ] || { cat "$TMP/server.log"; exit 1; }
 URL=http://127.0.0.1:$PORT
 PROMPT='def mean(xs):\n    return sum(xs) / len(xs)\n'
-echo "server pid $SERVER on $URL, model $MODEL, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server pid $SERVER on $URL, model $MODEL, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}, $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 run() {  # name path body
   cat > "$TMP/$1.lua" <<LUA
