@@ -29,12 +29,26 @@ int cmd_generate(const Argv& argv) {
   sp.seed = static_cast<uint64_t>(args.get_int("seed", 1));
   const int n = static_cast<int>(args.get_int("tokens", 50));
   Runner runner(*m.model, *m.backend);
-  std::vector<int32_t> out = generate(runner, plan, prompt, n, sp, static_cast<int32_t>(args.get_int("stop", -1)),
-                                      [](int32_t t) {
-                                        std::printf("%d ", t);
-                                        std::fflush(stdout);
-                                        return true;
-                                      });
+  // Print text as it comes when a tokenizer is present (ids otherwise), decoding the whole
+  // continuation each time so multi-byte characters split across tokens come out whole.
+  const bool text = args.has("prompt");
+  if (text) std::printf("%s", args.get("prompt").c_str());
+  std::vector<int32_t> so_far;
+  std::string printed;
+  generate(runner, plan, prompt, n, sp, static_cast<int32_t>(args.get_int("stop", -1)), [&](int32_t t) {
+    if (!text) {
+      std::printf("%d ", t);
+    } else {
+      so_far.push_back(t);
+      const std::string all = decode_text(*m.model, so_far);
+      if (all.size() > printed.size() && all.compare(0, printed.size(), printed) == 0) {
+        std::printf("%s", all.c_str() + printed.size());
+        printed = all;
+      }
+    }
+    std::fflush(stdout);
+    return true;
+  });
   std::printf("\n");
   return 0;
 }

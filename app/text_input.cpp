@@ -6,32 +6,28 @@
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "model_args.h"
-#if __has_include("layerlab/tokenizer.h")
 #include "layerlab/tokenizer.h"
-#define LAYERLAB_HAVE_TOKENIZER 1
-#endif
 
 namespace layerlab::cli {
 
 namespace {
 
-std::vector<int32_t> encode(const Model& model, const std::string& text, bool add_bos) {
-#ifdef LAYERLAB_HAVE_TOKENIZER
+const Tokenizer& tokenizer_of(const Model& model) {
   static std::unique_ptr<Tokenizer> tok;
   static std::string dir;
   if (!tok || dir != model.dir()) {
     tok = load_tokenizer(model.dir());
     dir = model.dir();
   }
+  return *tok;
+}
+
+std::vector<int32_t> encode(const Model& model, const std::string& text, bool add_bos) {
+  const Tokenizer& tok = tokenizer_of(model);
   EncodeOptions opt;
   opt.add_bos = add_bos && model.config().family == "llama";
   opt.add_special = model.config().family == "bert";
-  return tok->encode(text, opt);
-#else
-  (void)text;
-  (void)add_bos;
-  fail(model.dir(), "this build has no tokenizer module; give token ids (--ids / --ids-file)");
-#endif
+  return tok.encode(text, opt);
 }
 
 std::vector<std::string> read_texts(const std::string& path, int limit) {
@@ -60,6 +56,8 @@ std::vector<std::string> read_texts(const std::string& path, int limit) {
 
 }  // namespace
 
+std::string decode_text(const Model& model, const std::vector<int32_t>& ids) { return tokenizer_of(model).decode(ids); }
+
 std::vector<int32_t> prompt_ids(const Args& args, const Model& model) {
   if (args.has("prompt") == args.has("ids")) fail("--prompt", "give exactly one of --prompt TEXT or --ids 1,2,3");
   if (args.has("ids")) return parse_ids(args.get("ids"));
@@ -84,7 +82,7 @@ std::vector<std::vector<int32_t>> sequences_from_files(const Args& args, const M
   }
   std::vector<std::vector<int32_t>> windows;
   for (const auto& d : docs)
-    for (size_t i = 0; i < d.size(); i += max_tokens)
+    for (size_t i = 0; i < d.size() && (limit <= 0 || static_cast<int>(windows.size()) < limit); i += max_tokens)
       windows.emplace_back(d.begin() + i, d.begin() + std::min(d.size(), i + size_t(max_tokens)));
   return windows;
 }

@@ -8,6 +8,7 @@ PACKAGES=(
   libopenblas-openmp-dev      # matrix products (OpenMP build, shares our thread pool)
   nlohmann-json3-dev          # JSON
   libsentencepiece-dev        # Llama tokenizer
+  libicu-dev                  # Unicode classes and normalisation (GPT-2 / BERT tokenizers)
   libcpp-httplib-dev          # explainer HTTP server
   libgtest-dev                # tests
   python3-torch python3-numpy # benchmark peer (PyTorch on the CPU)
