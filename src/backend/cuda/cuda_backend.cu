@@ -1,0 +1,999 @@
+// The CUDA backend. It mirrors src/backend/cpu/cpu_backend.cpp step for step: one layer
+// written once over the uniform weight layout, run for all members of a plan step at once
+// (a parallel group's matrix products are one batched cuBLAS call per stage).
+//
+// Precision: the residual stream, norms, RoPE, softmax, the KV cache and every GEMM
+// accumulator are float32. Weights (and the inputs of the matrix products) are float32
+// (dtype f32: TF32 off; tf32: TF32 tensor cores) or bf16 / f16. Norm weights, biases and
+// embeddings stay float32.
+//
+// Every CUDA and cuBLAS call is checked; failures become layerlab::Error naming the call
+// (and the size, for allocations).
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "layerlab/cuda_backend.h"
+#include "layerlab/error.h"
+#include "model/rope.h"
+
+namespace layerlab {
+
+namespace {
+
+// ---------------------------------------------------------------- error checking
+
+// The called function's name out of the stringified call expression.
+std::string call_name(const char* call) {
+  std::string s(call);
+  return s.substr(0, s.find('('));
+}
+
+void check(cudaError_t e, const char* call) {
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();  // clear a sticky-free error so later calls are not poisoned
+    throw Error("CUDA: " + call_name(call) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  }
+}
+
+const char* cublas_status_name(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "CUBLAS_STATUS_(other)";
+  }
+}
+
+void check(cublasStatus_t s, const char* call) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw Error("cuBLAS: " + call_name(call) + ": " + cublas_status_name(s));
+}
+
+#define CK(call) check((call), #call)
+#define CK_LAUNCH(what) check(cudaGetLastError(), what)
+
+std::string human_bytes(size_t n) {
+  char buf[64];
+  if (n >= (size_t(1) << 30))
+    std::snprintf(buf, sizeof buf, "%zu bytes (%.2f GiB)", n, n / double(size_t(1) << 30));
+  else
+    std::snprintf(buf, sizeof buf, "%zu bytes (%.1f MiB)", n, n / double(1 << 20));
+  return buf;
+}
+
+void* device_alloc(size_t bytes, const char* what) {
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    (void)cudaMemGetInfo(&free_b, &total_b);
+    throw Error(std::string("CUDA: cudaMalloc of ") + human_bytes(bytes) + " for " + what + ": " + cudaGetErrorName(e) +
+                " (" + cudaGetErrorString(e) + "); free on the device: " + human_bytes(free_b) + " of " +
+                human_bytes(total_b));
+  }
+  return p;
+}
+
+// Owned device memory.
+class DevBuf {
+ public:
+  DevBuf() = default;
+  DevBuf(size_t bytes, const char* what) : p_(device_alloc(bytes, what)), n_(bytes) {}
+  ~DevBuf() {
+    if (p_) cudaFree(p_);
+  }
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+  DevBuf(DevBuf&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+  DevBuf& operator=(DevBuf&& o) noexcept {
+    if (this != &o) {
+      if (p_) cudaFree(p_);
+      p_ = o.p_, n_ = o.n_, o.p_ = nullptr, o.n_ = 0;
+    }
+    return *this;
+  }
+  // Grows (never shrinks) to at least `bytes`; contents are not kept.
+  void ensure(size_t bytes, const char* what) {
+    if (bytes <= n_) return;
+    if (p_) {
+      CK(cudaDeviceSynchronize());
+      cudaFree(p_);
+      p_ = nullptr, n_ = 0;
+    }
+    p_ = device_alloc(bytes, what);
+    n_ = bytes;
+  }
+  void* get() const { return p_; }
+  template <class T>
+  T* as() const { return static_cast<T*>(p_); }
+
+ private:
+  void* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// ---------------------------------------------------------------- element types
+
+template <class T>
+__device__ __forceinline__ T from_f(float x);
+template <>
+__device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+template <>
+__device__ __forceinline__ __half from_f<__half>(float x) { return __float2half(x); }
+
+size_t elem_size(CudaDType t) { return (t == CudaDType::BF16 || t == CudaDType::F16) ? 2 : 4; }
+cudaDataType_t cuda_type(CudaDType t) {
+  return t == CudaDType::BF16 ? CUDA_R_16BF : t == CudaDType::F16 ? CUDA_R_16F : CUDA_R_32F;
+}
+
+template <class F>
+void dispatch(CudaDType t, F&& f) {
+  switch (t) {
+    case CudaDType::BF16: f(__nv_bfloat16{}); break;
+    case CudaDType::F16: f(__half{}); break;
+    default: f(float{}); break;
+  }
+}
+
+int blocks_for(int64_t n, int threads) { return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 65535 * 8)); }
+
+// ---------------------------------------------------------------- kernels
+
+template <class T>
+__global__ void convert_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = from_f<T>(x[i]);
+}
+
+__global__ void embed_kernel(const int32_t* __restrict__ ids, const float* __restrict__ tok, const float* __restrict__ pos,
+                             const float* __restrict__ type, float* __restrict__ out, int tokens, int d, int pos0) {
+  const int64_t r = blockIdx.x;
+  const int t = static_cast<int>(r % tokens);
+  const float* tr = tok + int64_t(ids[r]) * d;
+  float* o = out + r * d;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    float v = tr[i];
+    if (pos) v += pos[int64_t(pos0 + t) * d + i];
+    if (type) v += type[i];
+    o[i] = v;
+  }
+}
+
+// Block-wide sum of one float (blockDim.x a multiple of 32, at most 1024).
+__device__ float block_sum(float v, float* shared32) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();
+  if (lane == 0) shared32[warp] = v;
+  __syncthreads();
+  const int nw = blockDim.x / 32;
+  float s = 0;
+  for (int w = 0; w < nw; ++w) s += shared32[w];
+  return s;
+}
+
+// LayerNorm (b may be null) or RMSNorm of rows of width n; y may alias x (float).
+template <class TO>
+__global__ void norm_kernel(const float* x, TO* y, int n, const float* __restrict__ w, const float* __restrict__ b,
+                            float eps, bool rms) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * n;
+  TO* yr = y + r * n;
+  float mean = 0;
+  if (!rms) {
+    float s = 0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) s += xr[i];
+    mean = block_sum(s, red) / n;
+  }
+  float ss = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float d = xr[i] - mean;
+    ss += d * d;
+  }
+  const float var = block_sum(ss, red) / n;
+  const float inv = 1.0f / sqrtf(var + eps);
+  __syncthreads();  // every thread has read x before any writes (y may alias x)
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = rms ? (xr[i] * inv) * w[i] : (xr[i] - mean) * inv * w[i] + (b ? b[i] : 0.0f);
+    yr[i] = from_f<TO>(v);
+  }
+}
+
+// HF rotate-half RoPE on the query and key heads of rows of the qkv buffer.
+__global__ void rope_kernel(float* qkv, int64_t rows, int tokens, int pos0, int qkvd, int n_head, int n_kv, int hd,
+                            const float* __restrict__ cos_t, const float* __restrict__ sin_t) {
+  const int half = hd / 2;
+  const int heads = n_head + n_kv;
+  const int64_t total = rows * heads * half;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total; idx += int64_t(gridDim.x) * blockDim.x) {
+    const int i = static_cast<int>(idx % half);
+    const int h = static_cast<int>((idx / half) % heads);
+    const int64_t r = idx / (int64_t(half) * heads);
+    const int pos = pos0 + static_cast<int>(r % tokens);
+    float* v = qkv + r * qkvd + int64_t(h) * hd;  // key heads follow the query heads directly
+    const float c = cos_t[int64_t(pos) * half + i], s = sin_t[int64_t(pos) * half + i];
+    const float a = v[i], bb = v[i + half];
+    v[i] = a * c - bb * s;
+    v[i + half] = bb * c + a * s;
+  }
+}
+
+__global__ void bias_kernel(float* y, const float* __restrict__ b, int64_t rows, int n) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] += b[i % n];
+}
+
+__device__ __forceinline__ float gelu_tanh_f(float v) {
+  const float k = 0.7978845608028654f;
+  return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+}
+__device__ __forceinline__ float gelu_erf_f(float v) { return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f)); }
+
+// Activation of x (float) into y (T); y may alias x when T is float.
+template <class T>
+__global__ void act_kernel(const float* x, T* y, int64_t n, bool erf_kind) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = x[i];
+    y[i] = from_f<T>(erf_kind ? gelu_erf_f(v) : gelu_tanh_f(v));
+  }
+}
+
+// [rows, 2*ff] = [gate | up] -> [rows, ff] silu(gate) * up
+template <class T>
+__global__ void swiglu_kernel(const float* __restrict__ g, T* __restrict__ y, int64_t rows, int ff) {
+  const int64_t total = rows * ff;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / ff;
+    const int c = static_cast<int>(i % ff);
+    const float a = g[r * 2 * ff + c], u = g[r * 2 * ff + ff + c];
+    y[i] = from_f<T>(a / (1.0f + expf(-a)) * u);
+  }
+}
+
+__global__ void mean_kernel(float* __restrict__ x, const float* __restrict__ outs, int64_t n, int M) {
+  const float inv = 1.0f / M;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    float s = 0;
+    for (int m = 0; m < M; ++m) s += outs[int64_t(m) * n + i];
+    x[i] = s * inv;
+  }
+}
+
+// Appends this call's keys and values (rows of qkv) to a cache slot [batch, capacity, kvd].
+__global__ void kv_append_kernel(const float* __restrict__ qkv, float* __restrict__ kc, float* __restrict__ vc, int batch,
+                                 int tokens, int pos0, int capacity, int qkvd, int qd, int kvd) {
+  const int64_t total = int64_t(batch) * tokens * kvd;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int c = static_cast<int>(i % kvd);
+    const int64_t r = i / kvd;
+    const int t = static_cast<int>(r % tokens), b = static_cast<int>(r / tokens);
+    const float* src = qkv + r * qkvd;
+    const int64_t dst = (int64_t(b) * capacity + pos0 + t) * kvd + c;
+    kc[dst] = src[qd + c];
+    vc[dst] = src[qd + kvd + c];
+  }
+}
+
+// Attention: one block of 4 warps per (query tile of 16 rows, head, sequence); each warp owns
+// 4 query rows. Keys and values stream through shared memory 32 at a time; lane j scores key j
+// of the tile, then an online softmax (float32) folds the tile into each row's accumulator
+// (lane owns dims lane, lane+32, ...). Causal rows see keys <= past + row.
+constexpr int kAttnWarps = 4, kRowsPerWarp = 4, kKeyTile = 32, kMaxHeadDim = 256;
+constexpr int kRowsPerBlock = kAttnWarps * kRowsPerWarp;
+
+struct AttnArgs {
+  const float* q;
+  int64_t q_stride;
+  const float* k;
+  const float* v;
+  int64_t kv_stride, kv_batch_stride;
+  void* out;
+  int64_t out_stride;
+  int tokens, past, keys, n_head, group, hd, pitch;
+  float scale;
+  bool causal;
+};
+
+template <class TO>
+__global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttnArgs a) {
+  extern __shared__ float sm[];
+  float* Ks = sm;                                  // [kKeyTile][pitch]
+  float* Vs = Ks + kKeyTile * a.pitch;             // [kKeyTile][hd]
+  float* Qs = Vs + kKeyTile * a.hd;                // [kRowsPerBlock][hd]
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int b = blockIdx.z, h = blockIdx.y, g = h / a.group;
+  const int q0 = blockIdx.x * kRowsPerBlock;
+  const int hd = a.hd;
+  const int nd = (hd + 31) / 32;
+
+  for (int idx = threadIdx.x; idx < kRowsPerBlock * hd; idx += blockDim.x) {
+    const int r = idx / hd, c = idx % hd;
+    const int t = q0 + r;
+    Qs[idx] = t < a.tokens ? a.q[(int64_t(b) * a.tokens + t) * a.q_stride + int64_t(h) * hd + c] * a.scale : 0.0f;
+  }
+  float m[kRowsPerWarp], l[kRowsPerWarp], acc[kRowsPerWarp][kMaxHeadDim / 32];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    m[r] = -INFINITY, l[r] = 0;
+#pragma unroll
+    for (int i = 0; i < kMaxHeadDim / 32; ++i) acc[r][i] = 0;
+  }
+  const int last_row = min(a.tokens, q0 + kRowsPerBlock) - 1;
+  const int kend = a.causal ? min(a.keys, a.past + last_row + 1) : a.keys;
+  const float* kb = a.k + int64_t(b) * a.kv_batch_stride + int64_t(g) * hd;
+  const float* vb = a.v + int64_t(b) * a.kv_batch_stride + int64_t(g) * hd;
+
+  for (int j0 = 0; j0 < kend; j0 += kKeyTile) {
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < kKeyTile * hd; idx += blockDim.x) {
+      const int j = idx / hd, c = idx % hd;
+      const bool ok = j0 + j < kend;
+      Ks[j * a.pitch + c] = ok ? kb[int64_t(j0 + j) * a.kv_stride + c] : 0.0f;
+      Vs[j * hd + c] = ok ? vb[int64_t(j0 + j) * a.kv_stride + c] : 0.0f;
+    }
+    __syncthreads();
+    float s[kRowsPerWarp];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) s[r] = 0;
+    const float* kr = Ks + lane * a.pitch;
+    const float* qw = Qs + warp * kRowsPerWarp * hd;
+    for (int c = 0; c < hd; ++c) {
+      const float kv = kr[c];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) s[r] += qw[r * hd + c] * kv;
+    }
+    const int j = j0 + lane;
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      const int t = q0 + warp * kRowsPerWarp + r;
+      const bool valid = t < a.tokens && j < kend && (!a.causal || j <= a.past + t);
+      float sv = valid ? s[r] : -INFINITY;
+      float mt = sv;
+      for (int o = 16; o > 0; o >>= 1) mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, o));
+      if (mt == -INFINITY) continue;  // warp-uniform
+      const float m_new = fmaxf(m[r], mt);
+      const float corr = expf(m[r] - m_new);
+      const float p = valid ? expf(sv - m_new) : 0.0f;
+      float ps = p;
+      for (int o = 16; o > 0; o >>= 1) ps += __shfl_xor_sync(0xffffffffu, ps, o);
+      l[r] = l[r] * corr + ps;
+      m[r] = m_new;
+#pragma unroll
+      for (int i = 0; i < kMaxHeadDim / 32; ++i) acc[r][i] *= corr;
+      for (int kk = 0; kk < kKeyTile; ++kk) {
+        const float pk = __shfl_sync(0xffffffffu, p, kk);
+        const float* vr = Vs + kk * hd;
+#pragma unroll
+        for (int i = 0; i < kMaxHeadDim / 32; ++i) {
+          const int c = lane + 32 * i;
+          if (i < nd && c < hd) acc[r][i] += pk * vr[c];
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int t = q0 + warp * kRowsPerWarp + r;
+    if (t >= a.tokens) continue;
+    TO* o = static_cast<TO*>(a.out) + (int64_t(b) * a.tokens + t) * a.out_stride + int64_t(h) * hd;
+    const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+#pragma unroll
+    for (int i = 0; i < kMaxHeadDim / 32; ++i) {
+      const int c = lane + 32 * i;
+      if (i < nd && c < hd) o[c] = from_f<TO>(acc[r][i] * inv);
+    }
+  }
+}
+
+// Log-softmax of logits rows gathered at targets: one block per row.
+__global__ void logprob_kernel(const float* __restrict__ logits, const int32_t* __restrict__ targets, float* out, int vocab) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const float* x = logits + r * vocab;
+  float mx = -INFINITY;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) mx = fmaxf(mx, x[i]);
+  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+  __syncthreads();
+  mx = -INFINITY;
+  for (int w = 0; w < int(blockDim.x / 32); ++w) mx = fmaxf(mx, red[w]);
+  float s = 0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) s += expf(x[i] - mx);
+  s = block_sum(s, red);
+  if (threadIdx.x == 0) {
+    const int t = targets[r];
+    out[r] = t < 0 ? 0.0f : x[t] - mx - logf(s);
+  }
+}
+
+// In-place causal (or full) softmax of score rows [rows, keys]; row r is query t = r % tokens
+// at absolute position past + t. Entries past a row's last visible key become 0.
+__global__ void softmax_kernel(float* s, int tokens, int keys, int past, bool causal) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const int t = static_cast<int>(r % tokens);
+  const int valid = causal ? min(keys, past + t + 1) : keys;
+  float* x = s + r * keys;
+  float mx = -INFINITY;
+  for (int i = threadIdx.x; i < valid; i += blockDim.x) mx = fmaxf(mx, x[i]);
+  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+  __syncthreads();
+  mx = -INFINITY;
+  for (int w = 0; w < int(blockDim.x / 32); ++w) mx = fmaxf(mx, red[w]);
+  float sum = 0;
+  for (int i = threadIdx.x; i < valid; i += blockDim.x) {
+    const float e = expf(x[i] - mx);
+    x[i] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, red);
+  const float inv = 1.0f / sum;
+  for (int i = threadIdx.x; i < keys; i += blockDim.x) x[i] = i < valid ? x[i] * inv : 0.0f;
+}
+
+// ---------------------------------------------------------------- hidden states and cache
+
+class CudaHidden : public Hidden {
+ public:
+  DevBuf buf;
+  float* data() const { return buf.as<float>(); }
+  size_t count() const { return size_t(rows()) * width; }
+  std::vector<float> to_host() const override {
+    std::vector<float> out(count());
+    if (!out.empty()) CK(cudaMemcpy(out.data(), data(), out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    return out;
+  }
+  std::unique_ptr<Hidden> clone() const override {
+    auto h = std::make_unique<CudaHidden>();
+    h->batch = batch, h->tokens = tokens, h->width = width, h->pos0 = pos0;
+    h->buf = DevBuf(count() * sizeof(float), "hidden states (clone)");
+    if (count()) CK(cudaMemcpyAsync(h->data(), data(), count() * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+    return h;
+  }
+};
+
+class CudaKvCache : public KvCache {
+ public:
+  std::vector<int> slot_offset;
+  std::vector<DevBuf> k, v;  // per slot: [batch, capacity, kv_dim] float32
+};
+
+CudaHidden& as_cuda(Hidden& h) {
+  auto* p = dynamic_cast<CudaHidden*>(&h);
+  if (!p) fail("cuda backend", "hidden states from another backend");
+  return *p;
+}
+const CudaHidden& as_cuda(const Hidden& h) { return as_cuda(const_cast<Hidden&>(h)); }
+
+// ---------------------------------------------------------------- the backend
+
+struct DevLayer {
+  const void *qkv_w = nullptr, *o_w = nullptr, *up_w = nullptr, *down_w = nullptr;  // dtype
+  const float *ln1_w = nullptr, *ln1_b = nullptr, *ln2_w = nullptr, *ln2_b = nullptr;
+  const float *qkv_b = nullptr, *o_b = nullptr, *up_b = nullptr, *down_b = nullptr;
+};
+
+class CudaBackend : public Backend {
+ public:
+  CudaBackend(const Model& model, CudaDType dtype, int device) : cfg_(model.config()), dt_(dtype) {
+    int n = 0;
+    CK(cudaGetDeviceCount(&n));
+    if (device < 0 || device >= n) fail("--device cuda", "GPU " + std::to_string(device) + " not present (" + std::to_string(n) + " visible)");
+    CK(cudaSetDevice(device));
+    CK(cublasCreate(&blas_));
+    CK(cublasSetStream(blas_, 0));
+    // f32: exact float32 products (no TF32). tf32: TF32 tensor cores for float32 products.
+    compute_ = dt_ == CudaDType::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    CK(cublasSetMathMode(blas_, dt_ == CudaDType::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    if (cfg_.act == Activation::ReluSquared) fail("cuda backend", "relu-squared activation is not supported");
+    if (cfg_.head_dim > kMaxHeadDim) fail("cuda backend", "head_dim " + std::to_string(cfg_.head_dim) + " > 256 is not supported");
+    upload(model.weights());
+    ptr_table_ = DevBuf(kPtrTable * sizeof(void*), "GEMM pointer table");
+  }
+  ~CudaBackend() override {
+    cudaDeviceSynchronize();
+    if (blas_) cublasDestroy(blas_);
+  }
+
+  std::string name() const override { return std::string("cuda-") + cuda_dtype_name(dt_); }
+
+  std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int tokens, int pos0) override {
+    const int d = cfg_.d_model;
+    auto h = std::make_unique<CudaHidden>();
+    h->batch = batch, h->tokens = tokens, h->width = d, h->pos0 = pos0;
+    const int64_t R = int64_t(batch) * tokens;
+    if (int64_t(ids.size()) != R) fail("cuda backend", "embed: ids do not match batch x tokens");
+    h->buf = DevBuf(size_t(R) * d * sizeof(float), "hidden states");
+    if (R == 0) return h;
+    ids_.ensure(R * sizeof(int32_t), "token ids");
+    CK(cudaMemcpy(ids_.get(), ids.data(), R * sizeof(int32_t), cudaMemcpyHostToDevice));
+    embed_kernel<<<R, 128>>>(ids_.as<int32_t>(), f32(w_.tok_emb), f32(w_.pos_emb), f32(w_.type_emb), h->data(), tokens, d, pos0);
+    CK_LAUNCH("embed_kernel");
+    if (w_.emb_ln_w) norm_rows(h->data(), h->data(), R, f32(w_.emb_ln_w), f32(w_.emb_ln_b), false);
+    return h;
+  }
+
+  void run_step(const PlanStep& step, int step_index, Hidden& xh, KvCache* kvc) override {
+    CudaHidden& x = as_cuda(xh);
+    const int M = static_cast<int>(step.layers.size());
+    const size_t n = x.count();
+    auto* kv = static_cast<CudaKvCache*>(kvc);
+    if (M > 1) outs_.ensure(n * M * sizeof(float), "parallel group outputs");
+    for (int it = 0; it < step.iterations; ++it) {
+      std::vector<int> slots(M, -1);
+      if (kv)
+        for (int m = 0; m < M; ++m) slots[m] = kv->slot_offset[step_index] + it * M + m;
+      std::vector<float*> out(M);
+      for (int m = 0; m < M; ++m) out[m] = M == 1 ? x.data() : outs_.as<float>() + n * m;
+      layers_forward(step.layers, slots, x, out, kv);
+      if (M > 1) {
+        mean_kernel<<<blocks_for(n, 256), 256>>>(x.data(), outs_.as<float>(), int64_t(n), M);
+        CK_LAUNCH("mean_kernel");
+      }
+    }
+  }
+
+  std::unique_ptr<Hidden> final_norm(const Hidden& xh) override {
+    const CudaHidden& x = as_cuda(xh);
+    auto y = std::unique_ptr<CudaHidden>(static_cast<CudaHidden*>(x.clone().release()));
+    const int d = cfg_.d_model;
+    const int64_t R = x.rows();
+    if (R == 0) return y;
+    if (cfg_.has_mlm_head) {
+      const void* in = gemm_input(x.data(), R * d, a_in_);
+      gemm(R, d, d, {in}, {wt(w_.mlm_dense_w)}, {y->data()}, 0.0f);
+      add_bias(y->data(), f32(w_.mlm_dense_b), R, d);
+      act_kernel<float><<<blocks_for(R * d, 256), 256>>>(y->data(), y->data(), R * d, cfg_.act == Activation::GeluErf);
+      CK_LAUNCH("act_kernel");
+      norm_rows(y->data(), y->data(), R, f32(w_.final_w), f32(w_.final_b), false);
+    } else {
+      norm_rows(x.data(), y->data(), R, f32(w_.final_w), f32(w_.final_b), cfg_.norm == NormKind::RMSNorm);
+    }
+    return y;
+  }
+
+  void logits(const Hidden& normed, int64_t row_begin, int64_t count, float* out) override {
+    if (count <= 0) return;
+    const CudaHidden& x = as_cuda(normed);
+    if (row_begin < 0 || row_begin + count > x.rows()) fail("cuda backend", "logits: rows out of range");
+    device_logits(x, row_begin, count);
+    CK(cudaMemcpy(out, logits_.get(), size_t(count) * cfg_.vocab * sizeof(float), cudaMemcpyDeviceToHost));
+  }
+
+  std::vector<float> target_logprobs(const Hidden& normed, const std::vector<int32_t>& targets) {
+    const CudaHidden& x = as_cuda(normed);
+    if (int64_t(targets.size()) != x.rows()) fail("cuda backend", "target_logprobs: one target per row expected");
+    std::vector<float> out(targets.size());
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 28) / (int64_t(cfg_.vocab) * 4));  // <= 256 MiB of logits
+    tgt_.ensure(targets.size() * sizeof(int32_t), "targets");
+    lp_.ensure(targets.size() * sizeof(float), "log-probabilities");
+    if (!targets.empty())
+      CK(cudaMemcpy(tgt_.get(), targets.data(), targets.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
+    for (int64_t r0 = 0; r0 < x.rows(); r0 += chunk) {
+      const int64_t n = std::min(chunk, x.rows() - r0);
+      device_logits(x, r0, n);
+      logprob_kernel<<<n, 256>>>(logits_.as<float>(), tgt_.as<int32_t>() + r0, lp_.as<float>() + r0, cfg_.vocab);
+      CK_LAUNCH("logprob_kernel");
+    }
+    if (!out.empty()) CK(cudaMemcpy(out.data(), lp_.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    return out;
+  }
+
+  std::unique_ptr<KvCache> make_cache(const Plan& plan, int batch, int capacity) override {
+    auto c = std::make_unique<CudaKvCache>();
+    c->capacity = capacity;
+    int slots = 0;
+    for (const auto& s : plan.steps) {
+      c->slot_offset.push_back(slots);
+      slots += static_cast<int>(s.layers.size()) * s.iterations;
+    }
+    const size_t per = size_t(batch) * capacity * cfg_.kv_dim() * sizeof(float);
+    for (int s = 0; s < slots; ++s) {
+      c->k.emplace_back(per, "KV cache keys");
+      c->v.emplace_back(per, "KV cache values");
+    }
+    return c;
+  }
+
+ private:
+  static constexpr int kPtrTable = 3 * 65536;
+
+  // Uploaded parameters, keyed by (host pointer, stored in the compute dtype or float32):
+  // matrices used in products are stored in the compute dtype; vectors and embedding tables
+  // in float32 (a tied head is the embedding table: one copy of each kind).
+  struct Uploaded {
+    const float* host;
+    bool as_dtype;
+    DevBuf buf;
+  };
+  std::vector<Uploaded> params_;
+  const void* lookup(const Param& p, bool as_dtype) const {
+    if (!p) return nullptr;
+    for (const auto& u : params_)
+      if (u.host == p.data && u.as_dtype == as_dtype) return u.buf.get();
+    fail("cuda backend", "internal: parameter not uploaded");
+  }
+  const float* f32(const Param& p) const { return static_cast<const float*>(lookup(p, false)); }
+  const void* wt(const Param& p) const { return lookup(p, true); }
+
+  void put(const Param& p, bool as_dtype) {
+    if (!p) return;
+    for (const auto& u : params_)
+      if (u.host == p.data && u.as_dtype == as_dtype) return;
+    const size_t n = size_t(p.rows) * p.cols;
+    const size_t es = as_dtype ? elem_size(dt_) : 4;
+    DevBuf buf(n * es, as_dtype ? "model weights" : "model weights (float32 vectors and embeddings)");
+    if (es == 4) {
+      CK(cudaMemcpy(buf.get(), p.data, n * 4, cudaMemcpyHostToDevice));
+    } else {
+      // Stage float32 through a device buffer and convert there.
+      const size_t chunk = size_t(16) << 20;
+      staging_.ensure(std::min(n, chunk) * 4, "weight upload staging");
+      for (size_t i = 0; i < n; i += chunk) {
+        const size_t c = std::min(chunk, n - i);
+        CK(cudaMemcpy(staging_.get(), p.data + i, c * 4, cudaMemcpyHostToDevice));
+        dispatch(dt_, [&](auto tag) {
+          using T = decltype(tag);
+          convert_kernel<T><<<blocks_for(c, 256), 256>>>(staging_.as<float>(), buf.as<T>() + i, int64_t(c));
+        });
+        CK_LAUNCH("convert_kernel (weights)");
+      }
+    }
+    params_.push_back({p.data, as_dtype, std::move(buf)});
+  }
+
+  void upload(const ModelWeights& w) {
+    w_ = w;
+    for (const auto& L : w.layers) {
+      put(L.qkv_w, true), put(L.o_w, true), put(L.up_w, true), put(L.down_w, true);
+      for (const Param* p : {&L.ln1_w, &L.ln1_b, &L.ln2_w, &L.ln2_b, &L.qkv_b, &L.o_b, &L.up_b, &L.down_b}) put(*p, false);
+    }
+    put(w.mlm_dense_w, true), put(w.head_w, true);
+    for (const Param* p : {&w.tok_emb, &w.pos_emb, &w.type_emb, &w.emb_ln_w, &w.emb_ln_b, &w.final_w, &w.final_b,
+                           &w.mlm_dense_b, &w.head_b})
+      put(*p, false);
+    CK(cudaDeviceSynchronize());
+    staging_ = DevBuf();
+    layers_.clear();
+    for (const auto& L : w.layers) {
+      DevLayer d;
+      d.qkv_w = wt(L.qkv_w), d.o_w = wt(L.o_w), d.up_w = wt(L.up_w), d.down_w = wt(L.down_w);
+      d.ln1_w = f32(L.ln1_w), d.ln1_b = f32(L.ln1_b), d.ln2_w = f32(L.ln2_w), d.ln2_b = f32(L.ln2_b);
+      d.qkv_b = f32(L.qkv_b), d.o_b = f32(L.o_b), d.up_b = f32(L.up_b), d.down_b = f32(L.down_b);
+      layers_.push_back(d);
+    }
+  }
+
+  // ------------------------------------------------------------ building blocks
+
+  void norm_rows(const float* x, float* y, int64_t rows, const float* w, const float* b, bool rms) {
+    norm_kernel<float><<<rows, 256>>>(x, y, cfg_.d_model, w, b, cfg_.norm_eps, rms);
+    CK_LAUNCH("norm_kernel");
+  }
+  // Norm into the GEMM input type.
+  void norm_to(const float* x, void* y, int64_t rows, const float* w, const float* b) {
+    const bool rms = cfg_.norm == NormKind::RMSNorm;
+    dispatch(dt_, [&](auto tag) {
+      using T = decltype(tag);
+      norm_kernel<T><<<rows, 256>>>(x, static_cast<T*>(y), cfg_.d_model, w, b, cfg_.norm_eps, rms);
+    });
+    CK_LAUNCH("norm_kernel");
+  }
+  void add_bias(float* y, const float* b, int64_t rows, int n) {
+    if (!b || rows == 0) return;
+    bias_kernel<<<blocks_for(rows * n, 256), 256>>>(y, b, rows, n);
+    CK_LAUNCH("bias_kernel");
+  }
+  // float32 activations as a GEMM input: themselves for float32 dtypes, else converted into buf.
+  const void* gemm_input(const float* x, int64_t n, DevBuf& buf) {
+    if (elem_size(dt_) == 4) return x;
+    buf.ensure(n * elem_size(dt_), "GEMM input (converted activations)");
+    dispatch(dt_, [&](auto tag) {
+      using T = decltype(tag);
+      convert_kernel<T><<<blocks_for(n, 256), 256>>>(x, buf.as<T>(), n);
+    });
+    CK_LAUNCH("convert_kernel");
+    return buf.get();
+  }
+
+  // Y_m[R, N] = X_m[R, K] . W_m[N, K]^T (+ beta * Y_m), for every member m; X in the compute
+  // dtype, W in the weight dtype, Y float32. One cuBLAS call for all members.
+  void gemm(int64_t R, int N, int K, const std::vector<const void*>& X, const std::vector<const void*>& W,
+            const std::vector<float*>& Y, float beta) {
+    const float alpha = 1.0f;
+    const cudaDataType_t t = cuda_type(dt_);
+    const int M = static_cast<int>(X.size());
+    if (R == 0) return;
+    if (R > INT32_MAX) fail("cuda backend", "too many rows for one matrix product");
+    if (M == 1 || unbatched_) {
+      for (int m = 0; m < M; ++m)
+        CK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, int(R), K, &alpha, W[m], t, K, X[m], t, K, &beta, Y[m],
+                        CUDA_R_32F, N, compute_, CUBLAS_GEMM_DEFAULT));
+      return;
+    }
+    std::vector<const void*> host(3 * M);
+    for (int m = 0; m < M; ++m) host[m] = W[m], host[M + m] = X[m], host[2 * M + m] = Y[m];
+    void** dev = upload_ptrs(host);
+    const cublasStatus_t st = cublasGemmBatchedEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, int(R), K, &alpha, const_cast<const void* const*>(dev), t, K,
+                           const_cast<const void* const*>(dev + M), t, K, &beta, dev + 2 * M, CUDA_R_32F, N, M, compute_, CUBLAS_GEMM_DEFAULT);
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED) {  // this type combination has no batched kernel: one call each
+      unbatched_ = true;
+      gemm(R, N, K, X, W, Y, beta);
+      return;
+    }
+    check(st, "cublasGemmBatchedEx");
+  }
+
+  // Copies a pointer array into the device pointer table (a ring; wrapping waits for the
+  // stream so no queued batched call still reads the part being overwritten).
+  void** upload_ptrs(const std::vector<const void*>& host) {
+    const int n = static_cast<int>(host.size());
+    if (n > kPtrTable) fail("cuda backend", "too many matrices for one batched product");
+    if (ptr_used_ + n > kPtrTable) {
+      CK(cudaStreamSynchronize(0));
+      ptr_used_ = 0;
+    }
+    void** dev = ptr_table_.as<void*>() + ptr_used_;
+    ptr_used_ += n;
+    // Pageable source: staged before the call returns, copied in stream order (no device sync).
+    CK(cudaMemcpyAsync(dev, host.data(), n * sizeof(void*), cudaMemcpyHostToDevice, 0));
+    return dev;
+  }
+
+  // Attention as matrix products (prefill): for every (sequence, head) S = scale * Q K^T with
+  // cuBLAS (float32 data; exact float32 for dtype f32, TF32 tensor cores otherwise), a causal
+  // softmax kernel in place, then O = P V into out (float32 [rows, q_dim]). Sequences are
+  // processed in chunks so the score buffer stays under 1 GiB.
+  void attention_gemm(const AttnArgs& a, int B, float* out) {
+    const int H = cfg_.n_head, hd = a.hd, T = a.tokens, keys = a.keys;
+    const size_t per_seq = size_t(H) * T * keys;
+    const int bc = static_cast<int>(std::max<size_t>(1, std::min<size_t>(B, (size_t(1) << 28) / per_seq)));
+    scores_.ensure(bc * per_seq * sizeof(float), "attention scores");
+    const cublasComputeType_t ct = dt_ == CudaDType::F32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+    const float one = 1.0f, zero = 0.0f;
+    for (int b0 = 0; b0 < B; b0 += bc) {
+      const int nb = std::min(bc, B - b0);
+      const int n = nb * H;
+      std::vector<const void*> p1(3 * n), p2(3 * n);
+      for (int bi = 0; bi < nb; ++bi)
+        for (int h = 0; h < H; ++h) {
+          const int i = bi * H + h, b = b0 + bi, g = h / a.group;
+          const float* q = a.q + int64_t(b) * T * a.q_stride + int64_t(h) * hd;
+          const float* k = a.k + int64_t(b) * a.kv_batch_stride + int64_t(g) * hd;
+          const float* v = a.v + int64_t(b) * a.kv_batch_stride + int64_t(g) * hd;
+          float* sc = scores_.as<float>() + size_t(i) * T * keys;
+          p1[i] = k, p1[n + i] = q, p1[2 * n + i] = sc;
+          p2[i] = v, p2[n + i] = sc, p2[2 * n + i] = out + int64_t(b) * T * cfg_.q_dim() + int64_t(h) * hd;
+        }
+      void** d1 = upload_ptrs(p1);
+      CK(cublasGemmBatchedEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, keys, T, hd, &a.scale, const_cast<const void* const*>(d1),
+                             CUDA_R_32F, int(a.kv_stride), const_cast<const void* const*>(d1 + n), CUDA_R_32F,
+                             int(a.q_stride), &zero, d1 + 2 * n, CUDA_R_32F, keys, n, ct, CUBLAS_GEMM_DEFAULT));
+      softmax_kernel<<<int64_t(n) * T, 128>>>(scores_.as<float>(), T, keys, a.past, a.causal);
+      CK_LAUNCH("softmax_kernel");
+      void** d2 = upload_ptrs(p2);
+      CK(cublasGemmBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, hd, T, keys, &one, const_cast<const void* const*>(d2),
+                             CUDA_R_32F, int(a.kv_stride), const_cast<const void* const*>(d2 + n), CUDA_R_32F, keys,
+                             &zero, d2 + 2 * n, CUDA_R_32F, cfg_.q_dim(), n, ct, CUBLAS_GEMM_DEFAULT));
+    }
+  }
+
+  void ensure_rope(int positions) {
+    if (positions <= rope_positions_) return;
+    rope_positions_ = std::max(positions, 2 * rope_positions_);
+    std::vector<float> c, s;
+    rope_table(cfg_, rope_positions_, c, s);
+    CK(cudaDeviceSynchronize());
+    rope_cos_ = DevBuf(c.size() * 4, "RoPE table");
+    rope_sin_ = DevBuf(s.size() * 4, "RoPE table");
+    CK(cudaMemcpy(rope_cos_.get(), c.data(), c.size() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(rope_sin_.get(), s.data(), s.size() * 4, cudaMemcpyHostToDevice));
+  }
+
+  void device_logits(const CudaHidden& x, int64_t row_begin, int64_t count) {
+    const int d = cfg_.d_model, V = cfg_.vocab;
+    logits_.ensure(size_t(count) * V * sizeof(float), "logits");
+    const void* in = gemm_input(x.data() + row_begin * d, count * d, a_in_);
+    gemm(count, V, d, {in}, {wt(w_.head_w)}, {logits_.as<float>()}, 0.0f);
+    add_bias(logits_.as<float>(), f32(w_.head_b), count, V);
+  }
+
+  void layers_forward(const std::vector<int>& layers, const std::vector<int>& slots, const CudaHidden& x,
+                      const std::vector<float*>& out, CudaKvCache* kv) {
+    const int M = static_cast<int>(layers.size());
+    const int d = cfg_.d_model, hd = cfg_.head_dim, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), qkvd = cfg_.qkv_dim();
+    const int ff = cfg_.d_ff, up_rows = cfg_.up_rows();
+    const int B = x.batch, T = x.tokens, pos0 = x.pos0;
+    const int64_t R = x.rows();
+    if (R == 0) return;
+    const bool pre = !cfg_.post_norm;
+    const size_t es = elem_size(dt_);
+    auto L = [&](int m) -> const DevLayer& { return layers_[layers[m]]; };
+    auto at = [&](const DevBuf& b, int64_t elems) { return static_cast<const void*>(b.as<char>() + elems * es); };
+    auto atm = [&](DevBuf& b, int64_t elems) { return static_cast<void*>(b.as<char>() + elems * es); };
+
+    // Attention input: the pre-norm, or x itself for post-norm blocks.
+    std::vector<const void*> X(M), W(M);
+    std::vector<float*> Y(M);
+    if (pre) {
+      h_.ensure(size_t(M) * R * d * es, "normed activations");
+      for (int m = 0; m < M; ++m) norm_to(x.data(), atm(h_, m * R * d), R, L(m).ln1_w, L(m).ln1_b);
+      for (int m = 0; m < M; ++m) X[m] = at(h_, m * R * d);
+    } else {
+      const void* in = gemm_input(x.data(), R * d, a_in_);
+      for (int m = 0; m < M; ++m) X[m] = in;
+    }
+    qkv_.ensure(size_t(M) * R * qkvd * 4, "qkv activations");
+    for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, Y[m] = qkv_.as<float>() + m * R * qkvd;
+    gemm(R, qkvd, d, X, W, Y, 0.0f);
+    for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).qkv_b, R, qkvd);
+
+    if (cfg_.positions == Positions::Rope) {
+      ensure_rope(pos0 + T);
+      const int64_t total = int64_t(M) * R * (cfg_.n_head + cfg_.n_kv_head) * (hd / 2);
+      // rows of all members are contiguous, and positions repeat every T rows
+      rope_kernel<<<blocks_for(total, 256), 256>>>(qkv_.as<float>(), int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
+                                                   cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
+      CK_LAUNCH("rope_kernel");
+    }
+
+    ctx32_.ensure(size_t(M) * R * qd * 4, "attention output");
+    for (int m = 0; m < M; ++m) {
+      const float* base = qkv_.as<float>() + m * R * qkvd;
+      AttnArgs a{};
+      a.q = base, a.q_stride = qkvd;
+      float* out32 = ctx32_.as<float>() + m * R * qd;
+      a.out = out32, a.out_stride = qd;
+      a.tokens = T, a.n_head = cfg_.n_head, a.group = cfg_.n_head / cfg_.n_kv_head, a.hd = hd;
+      a.pitch = hd % 2 == 0 ? hd + 1 : hd;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      a.causal = cfg_.causal;
+      if (kv) {
+        if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
+        float* kc = kv->k[slots[m]].as<float>();
+        float* vc = kv->v[slots[m]].as<float>();
+        kv_append_kernel<<<blocks_for(R * kvd, 256), 256>>>(base, kc, vc, B, T, pos0, kv->capacity, qkvd, qd, kvd);
+        CK_LAUNCH("kv_append_kernel");
+        a.k = kc, a.v = vc, a.kv_stride = kvd, a.kv_batch_stride = int64_t(kv->capacity) * kvd;
+        a.past = pos0;
+      } else {
+        a.k = base + qd, a.v = base + qd + kvd, a.kv_stride = qkvd, a.kv_batch_stride = int64_t(T) * qkvd;
+        a.past = 0;
+      }
+      a.keys = a.past + T;
+      if (T > kRowsPerBlock) {
+        attention_gemm(a, B, out32);
+        continue;
+      }
+      // Few queries (decoding): one fused kernel.
+      const size_t smem = (size_t(kKeyTile) * a.pitch + size_t(kKeyTile) * hd + size_t(kRowsPerBlock) * hd) * 4;
+      dim3 grid((T + kRowsPerBlock - 1) / kRowsPerBlock, cfg_.n_head, B);
+      if (smem > 48 * 1024)
+        CK(cudaFuncSetAttribute(attention_kernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+      attention_kernel<float><<<grid, kAttnWarps * 32, smem>>>(a);
+      CK_LAUNCH("attention_kernel");
+    }
+    // The attention output as the o-projection's input type.
+    const void* ctx_in = gemm_input(ctx32_.as<float>(), int64_t(M) * R * qd, ctx_);
+    auto ctx_at = [&](int m) { return static_cast<const void*>(static_cast<const char*>(ctx_in) + m * R * qd * es); };
+
+
+    // Output projection accumulated onto the residual.
+    for (int m = 0; m < M; ++m)
+      if (out[m] != x.data()) CK(cudaMemcpyAsync(out[m], x.data(), sizeof(float) * R * d, cudaMemcpyDeviceToDevice, 0));
+    for (int m = 0; m < M; ++m) X[m] = ctx_at(m), W[m] = L(m).o_w, Y[m] = out[m];
+    gemm(R, d, qd, X, W, Y, 1.0f);
+    for (int m = 0; m < M; ++m) add_bias(out[m], L(m).o_b, R, d);
+
+    // MLP input: the second pre-norm, or (post-norm) LN1 of the attention residual in place.
+    if (pre) {
+      for (int m = 0; m < M; ++m) norm_to(out[m], atm(h_, m * R * d), R, L(m).ln2_w, L(m).ln2_b);
+      for (int m = 0; m < M; ++m) X[m] = at(h_, m * R * d);
+    } else {
+      a_in_.ensure(size_t(M) * R * d * es, "GEMM input (converted activations)");
+      for (int m = 0; m < M; ++m) {
+        norm_rows(out[m], out[m], R, L(m).ln1_w, L(m).ln1_b, cfg_.norm == NormKind::RMSNorm);
+        X[m] = es == 4 ? static_cast<const void*>(out[m]) : nullptr;
+      }
+      if (es != 4)
+        for (int m = 0; m < M; ++m) {
+          dispatch(dt_, [&](auto tag) {
+            using T2 = decltype(tag);
+            convert_kernel<T2><<<blocks_for(R * d, 256), 256>>>(out[m], a_in_.as<T2>() + m * R * d, R * d);
+          });
+          CK_LAUNCH("convert_kernel");
+          X[m] = at(a_in_, m * R * d);
+        }
+    }
+
+    up_.ensure(size_t(M) * R * up_rows * 4, "MLP up activations");
+    for (int m = 0; m < M; ++m) W[m] = L(m).up_w, Y[m] = up_.as<float>() + m * R * up_rows;
+    gemm(R, up_rows, d, X, W, Y, 0.0f);
+    for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).up_b, R, up_rows);
+    act_.ensure(size_t(M) * R * ff * es, "MLP activations");
+    dispatch(dt_, [&](auto tag) {
+      using T2 = decltype(tag);
+      const int64_t rows = int64_t(M) * R;
+      if (cfg_.gated())
+        swiglu_kernel<T2><<<blocks_for(rows * ff, 256), 256>>>(up_.as<float>(), act_.as<T2>(), rows, ff);
+      else
+        act_kernel<T2><<<blocks_for(rows * ff, 256), 256>>>(up_.as<float>(), act_.as<T2>(), rows * ff,
+                                                             cfg_.act == Activation::GeluErf);
+    });
+    CK_LAUNCH("activation kernel");
+
+    for (int m = 0; m < M; ++m) X[m] = at(act_, m * R * ff), W[m] = L(m).down_w, Y[m] = out[m];
+    gemm(R, d, ff, X, W, Y, 1.0f);
+    for (int m = 0; m < M; ++m) add_bias(out[m], L(m).down_b, R, d);
+    if (!pre)
+      for (int m = 0; m < M; ++m) norm_rows(out[m], out[m], R, L(m).ln2_w, L(m).ln2_b, cfg_.norm == NormKind::RMSNorm);
+  }
+
+  const ModelConfig& cfg_;
+  CudaDType dt_;
+  ModelWeights w_;
+  cublasHandle_t blas_ = nullptr;
+  cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
+  std::vector<DevLayer> layers_;
+  DevBuf scores_, ctx32_;
+  DevBuf staging_, ids_, h_, a_in_, qkv_, ctx_, up_, act_, outs_, logits_, tgt_, lp_, rope_cos_, rope_sin_, ptr_table_;
+  int ptr_used_ = 0;
+
+ public:
+  bool unbatched_ = false;  // cuda_set_batched_groups(false): one GEMM call per member (benchmarks)
+  int rope_positions_ = 0;
+};
+
+}  // namespace
+
+bool cuda_built() { return true; }
+
+bool cuda_available() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return n > 0;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype, int device) {
+  return std::make_unique<CudaBackend>(model, dtype, device);
+}
+
+std::vector<float> cuda_target_logprobs(Backend& backend, const Hidden& normed, const std::vector<int32_t>& targets) {
+  auto* b = dynamic_cast<CudaBackend*>(&backend);
+  if (!b) fail("cuda_target_logprobs", "not a CUDA backend");
+  return b->target_logprobs(normed, targets);
+}
+
+void cuda_set_batched_groups(Backend& backend, bool batched) {
+  auto* b = dynamic_cast<CudaBackend*>(&backend);
+  if (!b) fail("cuda_set_batched_groups", "not a CUDA backend");
+  b->unbatched_ = !batched;
+}
+
+void cuda_synchronize() { CK(cudaDeviceSynchronize()); }
+
+}  // namespace layerlab

@@ -1,0 +1,22 @@
+// Built when LAYERLAB_CUDA is OFF: the CUDA entry points exist and say so.
+#include "layerlab/cuda_backend.h"
+#include "layerlab/error.h"
+
+namespace layerlab {
+
+bool cuda_available() { return false; }
+bool cuda_built() { return false; }
+
+std::unique_ptr<Backend> make_cuda_backend(const Model&, CudaDType, int) {
+  fail("--device cuda", "this build has no CUDA support");
+}
+
+std::vector<float> cuda_target_logprobs(Backend&, const Hidden&, const std::vector<int32_t>&) {
+  fail("cuda", "this build has no CUDA support");
+}
+
+void cuda_set_batched_groups(Backend&, bool) {}
+
+void cuda_synchronize() {}
+
+}  // namespace layerlab

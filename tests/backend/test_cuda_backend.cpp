@@ -1,0 +1,208 @@
+// The CUDA backend against the golden cases (Hugging Face, float64) and against the CPU
+// backend. Every test skips cleanly when no GPU is visible (CI compiles this, runs nothing).
+// Tolerances (max |ours - ref| / max |ref| per tensor, tests/golden.h):
+//   f32  1e-4  (the same bound as the CPU backend: float32 arithmetic, TF32 off);
+//   f16  3e-2  (half-precision weights and GEMM inputs, 11 bits of mantissa; accumulators,
+//               norms, softmax and the residual stream stay float32);
+//   bf16 3e-2 for gpt2-tiny; 8e-2 for llama-tiny and bert-tiny. bf16 keeps 8 bits of mantissa
+//               and these random models (initializer_range 0.2, sharp attention) amplify
+//               rounding: Hugging Face itself in bf16 on the GPU lands at 0.077 (residuals) and
+//               0.054 (last logits) from the float64 golden on llama-tiny's full-plan cases
+//               (bench/cuda/hf_bf16_golden.py, H100); layerlab bf16 measured 0.070 / 0.035
+//               there, and 0.039 on bert-tiny. The 3e-2 is not met for those two.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "layerlab/cuda_backend.h"
+#include "layerlab/error.h"
+#include "model/golden_check.h"
+
+namespace layerlab::testing {
+namespace {
+
+#define SKIP_WITHOUT_GPU() \
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA GPU visible (or built without CUDA)"
+
+double tol_for(CudaDType t) { return t == CudaDType::F32 ? 1e-4 : 3e-2; }
+double golden_tol(const std::string& model, CudaDType t) {
+  if (t == CudaDType::BF16 && model != "gpt2-tiny") return 8e-2;
+  return tol_for(t);
+}
+
+class GoldenCuda : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(GoldenCuda, MatchesHuggingFace) {
+  SKIP_WITHOUT_GPU();
+  const auto& [model_name, dtype] = GetParam();
+  const std::string dir = shared_dir() + "/golden/" + model_name;
+  if (!std::filesystem::exists(dir + "/cases.json")) GTEST_SKIP() << dir << " not present";
+  auto model = load_model(dir);
+  const CudaDType t = parse_cuda_dtype(dtype);
+  auto backend = make_cuda_backend(*model, t);
+  check_golden_model(model_name, *backend, *model, "json", golden_tol(model_name, t));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, GoldenCuda,
+                         ::testing::Combine(::testing::Values("gpt2-tiny", "llama-tiny", "bert-tiny"),
+                                            ::testing::Values("f32", "bf16", "f16")));
+
+// Incremental decoding with the KV cache gives the rows of a full recompute (f32 and a looped
+// parallel group, so cache slots per application are exercised).
+TEST(CudaBackend, KvCacheMatchesFullRecompute) {
+  SKIP_WITHOUT_GPU();
+  const std::string dir = shared_dir() + "/golden/llama-tiny";
+  if (!std::filesystem::exists(dir + "/config.json")) GTEST_SKIP() << dir << " not present";
+  auto model = load_model(dir);
+  auto backend = make_cuda_backend(*model, CudaDType::F32);
+  Runner runner(*model, *backend);
+  const Plan plan = parse_plan_text("0,1,[2,3]x2,4,5");
+  const int B = 2, T = 20, T0 = 14;
+  std::vector<int32_t> ids(B * T);
+  for (int i = 0; i < B * T; ++i) ids[i] = (i * 7919 + 13) % model->config().vocab;
+  auto full = runner.embed(ids, B, 0);
+  runner.run(plan, *full);
+  const std::vector<float> ref = full->to_host();
+
+  auto kv = backend->make_cache(plan, B, T);
+  auto slice = [&](int t0, int t1) {
+    std::vector<int32_t> s;
+    for (int b = 0; b < B; ++b)
+      for (int t = t0; t < t1; ++t) s.push_back(ids[b * T + t]);
+    return s;
+  };
+  const int d = model->config().d_model;
+  auto x = backend->embed(slice(0, T0), B, T0, 0);
+  runner.run(plan, *x, 0, SIZE_MAX, kv.get());
+  kv->length = T0;
+  for (int t = T0; t < T; ++t) {
+    auto y = backend->embed(slice(t, t + 1), B, 1, t);
+    runner.run(plan, *y, 0, SIZE_MAX, kv.get());
+    kv->length = t + 1;
+    const std::vector<float> got = y->to_host();
+    for (int b = 0; b < B; ++b) {
+      std::vector<float> g(got.begin() + b * d, got.begin() + (b + 1) * d);
+      std::vector<float> r(ref.begin() + (int64_t(b) * T + t) * d, ref.begin() + (int64_t(b) * T + t + 1) * d);
+      EXPECT_LE(max_rel_error(g, r), 1e-4) << "b=" << b << " t=" << t;
+    }
+  }
+}
+
+// A GPT-2-124M-shaped model (12 layers, d=768, 12 heads, 50257 vocab) with random weights:
+// the CUDA backend (f32 and bf16) against the CPU backend, batch 2 x 128 tokens, for the
+// full plan and a plan with a looped parallel group.
+std::string write_gpt2_124m(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const int d = 768, L = 12, V = 50257, P = 1024, ff = 4 * d;
+  nlohmann::json cfg = {{"model_type", "gpt2"},      {"architectures", {"GPT2LMHeadModel"}},
+                        {"n_embd", d},               {"n_layer", L},
+                        {"n_head", 12},              {"n_positions", P},
+                        {"vocab_size", V},           {"layer_norm_epsilon", 1e-5},
+                        {"activation_function", "gelu_new"}, {"tie_word_embeddings", true},
+                        {"bos_token_id", 50256},     {"eos_token_id", 50256},
+                        {"n_inner", nullptr},        {"scale_attn_weights", true},
+                        {"dtype", "float32"}};
+  std::ofstream(dir + "/config.json") << cfg.dump(2);
+  std::mt19937 rng(1234);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<OutTensor> ts;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float std) {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    std::vector<float> v(n);
+    for (auto& x : v) x = mean + std * nd(rng);
+    ts.push_back({name, shape, std::move(v), {}, DType::F32});
+  };
+  add("transformer.wte.weight", {V, d}, 0, 0.02f);
+  add("transformer.wpe.weight", {P, d}, 0, 0.01f);
+  for (int l = 0; l < L; ++l) {
+    const std::string p = "transformer.h." + std::to_string(l) + ".";
+    add(p + "ln_1.weight", {d}, 1, 0.1f), add(p + "ln_1.bias", {d}, 0, 0.02f);
+    add(p + "attn.c_attn.weight", {d, 3 * d}, 0, 0.02f), add(p + "attn.c_attn.bias", {3 * d}, 0, 0.02f);
+    add(p + "attn.c_proj.weight", {d, d}, 0, 0.02f), add(p + "attn.c_proj.bias", {d}, 0, 0.02f);
+    add(p + "ln_2.weight", {d}, 1, 0.1f), add(p + "ln_2.bias", {d}, 0, 0.02f);
+    add(p + "mlp.c_fc.weight", {d, ff}, 0, 0.02f), add(p + "mlp.c_fc.bias", {ff}, 0, 0.02f);
+    add(p + "mlp.c_proj.weight", {ff, d}, 0, 0.02f), add(p + "mlp.c_proj.bias", {d}, 0, 0.02f);
+  }
+  add("transformer.ln_f.weight", {d}, 1, 0.1f), add("transformer.ln_f.bias", {d}, 0, 0.02f);
+  write_safetensors(dir + "/model.safetensors", ts);
+  return dir;
+}
+
+TEST(CudaBackend, Gpt2_124mShapedMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::string dir = write_gpt2_124m((std::filesystem::temp_directory_path() /
+                                           ("layerlab_gpt2_124m_" + std::to_string(::getpid()))).string());
+  auto model = load_model(dir);
+  auto cpu = make_cpu_backend(*model);
+  const int B = 2, T = 128;
+  ForwardRequest req;
+  req.batch = B;
+  for (int i = 0; i < B * T; ++i) req.ids.push_back((i * 7919 + 5) % model->config().vocab);
+  req.keep_residuals = true;
+  req.all_logits = true;
+  req.logprobs_next = true;
+  for (const std::string plan_text : {"0-11", "0-2,[3-8],[9,10]x3,11"}) {
+    const Plan plan = parse_plan_text(plan_text);
+    ForwardResult ref = Runner(*model, *cpu).forward(plan, req);
+    for (CudaDType t : {CudaDType::F32, CudaDType::BF16}) {
+      SCOPED_TRACE(std::string(cuda_dtype_name(t)) + " plan " + plan_text);
+      auto gpu = make_cuda_backend(*model, t);
+      ForwardResult got = Runner(*model, *gpu).forward(plan, req);
+      ASSERT_EQ(got.resid.size(), ref.resid.size());
+      for (size_t k = 0; k < ref.resid.size(); ++k) EXPECT_LE(max_rel_error(got.resid[k], ref.resid[k]), tol_for(t)) << "resid " << k;
+      EXPECT_LE(max_rel_error(got.final_norm, ref.final_norm), tol_for(t)) << "final_norm";
+      EXPECT_LE(max_rel_error(got.logits, ref.logits), tol_for(t)) << "logits";
+      EXPECT_LE(max_rel_error(got.logprobs_next, ref.logprobs_next), tol_for(t)) << "logprobs_next";
+      // The device-side scoring path agrees with the host one.
+      auto x = Runner(*model, *gpu).embed(req.ids, B);
+      Runner(*model, *gpu).run(plan, *x);
+      auto normed = gpu->final_norm(*x);
+      std::vector<int32_t> targets(B * T, -1);
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i + 1 < T; ++i) targets[b * T + i] = req.ids[b * T + i + 1];
+      const std::vector<float> lp = cuda_target_logprobs(*gpu, *normed, targets);
+      std::vector<float> lp_ref;
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i + 1 < T; ++i) lp_ref.push_back(ref.logprobs_next[b * (T - 1) + i]), (void)0;
+      std::vector<float> lp_got;
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i + 1 < T; ++i) lp_got.push_back(lp[b * T + i]);
+      EXPECT_LE(max_rel_error(lp_got, lp_ref), tol_for(t)) << "cuda_target_logprobs";
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Errors are layerlab::Error with the call named, not crashes.
+TEST(CudaBackend, OutOfMemoryIsAClearError) {
+  SKIP_WITHOUT_GPU();
+  const std::string dir = shared_dir() + "/golden/gpt2-tiny";
+  if (!std::filesystem::exists(dir + "/config.json")) GTEST_SKIP() << dir << " not present";
+  auto model = load_model(dir);
+  auto backend = make_cuda_backend(*model, CudaDType::F32);
+  const Plan plan = full_plan(model->config().n_layer);
+  try {
+    backend->make_cache(plan, 1 << 20, 1 << 16);  // petabytes
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cudaMalloc"), std::string::npos) << e.what();
+  }
+  // The backend still works afterwards.
+  ForwardRequest req;
+  req.ids = {1, 2, 3, 4};
+  req.all_logits = true;
+  EXPECT_NO_THROW(Runner(*model, *backend).forward(plan, req));
+}
+
+TEST(CudaBackend, DtypeNames) {
+  EXPECT_EQ(parse_cuda_dtype("bf16"), CudaDType::BF16);
+  EXPECT_STREQ(cuda_dtype_name(CudaDType::F16), "f16");
+  EXPECT_THROW(parse_cuda_dtype("f8"), Error);
+}
+
+}  // namespace
+}  // namespace layerlab::testing
