@@ -10,7 +10,7 @@
 #   bash bench/train/device_run.sh [STEPS]
 set -o pipefail
 OUT=${OUT:-/tmp/out}
-STEPS=${1:-80}
+STEPS=${1:-60}
 mkdir -p "$OUT"
 t0=$(date +%s)
 S=$PWD/.device/sysroot
@@ -34,7 +34,14 @@ export LD_LIBRARY_PATH=$A/openblas-openmp:$A:$LD_LIBRARY_PATH
 B=build-train-gpu
 cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$S/usr" -DLAYERLAB_CUDA=OFF \
   -DLAYERLAB_SHARED_DIR="$PWD/.device/shared" > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
-cmake --build $B -j16 --target layerlab-cli >> "$OUT/build.log" 2>&1 || { grep -A5 error "$OUT/build.log" | head -40; exit 1; }
+cmake --build $B -j16 --target layerlab >> "$OUT/build.log" 2>&1 || { grep -A5 error "$OUT/build.log" | head -40; exit 1; }
+# The full CLI also links the explainer server (cpp-httplib's library is not in the sysroot):
+# link a train-only driver instead.
+mkdir -p $B/app
+g++ -std=c++20 -O3 -march=native -fopenmp -Iinclude -Isrc -Iapp -I"$S/usr/include" \
+  -I"$S/usr/include/x86_64-linux-gnu/openblas-openmp" bench/train/train_main.cpp app/cmd_train.cpp app/args.cpp \
+  $B/liblayerlab.a $(pkg-config --libs openblas sentencepiece icu-uc) -o $B/app/layerlab >> "$OUT/build.log" 2>&1 \
+  || { grep -B2 -A8 error "$OUT/build.log" | head -40; exit 1; }
 echo "# build $(( $(date +%s) - t0 ))s; $(nproc) cores; $(python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))')"
 
 # 1. PyTorch comparison (GPU, fp32, no TF32).
@@ -47,7 +54,7 @@ echo "# torch comparison done at $(( $(date +%s) - t0 ))s"
 R=/tmp/blocks
 mkdir -p $R
 for blk in preln parallel sas sasp; do
-  OMP_NUM_THREADS=4 timeout 420 $B/app/layerlab train --blocks $blk --layers 6 --width 256 --heads 4 --context 128 \
+  OMP_NUM_THREADS=4 timeout 500 $B/app/layerlab train --blocks $blk --layers 6 --width 256 --heads 4 --context 128 \
     --batch 16 --steps $STEPS --lr 2e-3 --eval-every 10 --eval-batches 4 --threads 4 \
     --tokenizer .device/train/gpt2 --data .device/train/corpus.jsonl --val .device/train/val.jsonl \
     --out $R/$blk > $R/$blk.log 2>&1 &
