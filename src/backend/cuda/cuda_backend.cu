@@ -130,6 +130,9 @@ class DevBuf {
 
 // ---------------------------------------------------------------- element types
 
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
 template <class T>
 __device__ __forceinline__ T from_f(float x);
 template <>
@@ -237,10 +240,11 @@ __global__ void rope_kernel(float* qkv, int64_t rows, int tokens, int pos0, int 
   }
 }
 
-__global__ void bias_kernel(float* y, const float* __restrict__ b, int64_t rows, int n) {
+template <class T>
+__global__ void bias_kernel(T* y, const float* __restrict__ b, int64_t rows, int n) {
   const int64_t total = rows * n;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] += b[i % n];
+    y[i] = from_f<T>(to_f(y[i]) + b[i % n]);
 }
 
 __device__ __forceinline__ float gelu_tanh_f(float v) {
@@ -249,23 +253,23 @@ __device__ __forceinline__ float gelu_tanh_f(float v) {
 }
 __device__ __forceinline__ float gelu_erf_f(float v) { return 0.5f * v * (1.0f + erff(v * 0.7071067811865476f)); }
 
-// Activation of x (float) into y (T); y may alias x when T is float.
-template <class T>
-__global__ void act_kernel(const float* x, T* y, int64_t n, bool erf_kind) {
+// Activation of x into y (in place allowed).
+template <class TI, class T>
+__global__ void act_kernel(const TI* x, T* y, int64_t n, bool erf_kind) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const float v = x[i];
+    const float v = to_f(x[i]);
     y[i] = from_f<T>(erf_kind ? gelu_erf_f(v) : gelu_tanh_f(v));
   }
 }
 
 // [rows, 2*ff] = [gate | up] -> [rows, ff] silu(gate) * up
-template <class T>
-__global__ void swiglu_kernel(const float* __restrict__ g, T* __restrict__ y, int64_t rows, int ff) {
+template <class TI, class T>
+__global__ void swiglu_kernel(const TI* __restrict__ g, T* __restrict__ y, int64_t rows, int ff) {
   const int64_t total = rows * ff;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / ff;
     const int c = static_cast<int>(i % ff);
-    const float a = g[r * 2 * ff + c], u = g[r * 2 * ff + ff + c];
+    const float a = to_f(g[r * 2 * ff + c]), u = to_f(g[r * 2 * ff + ff + c]);
     y[i] = from_f<T>(a / (1.0f + expf(-a)) * u);
   }
 }
@@ -564,7 +568,7 @@ class CudaBackend : public Backend {
       const void* in = gemm_input(x.data(), R * d, a_in_);
       gemm(R, d, d, {in}, {wt(w_.mlm_dense_w)}, {y->data()}, 0.0f);
       add_bias(y->data(), f32(w_.mlm_dense_b), R, d);
-      act_kernel<float><<<blocks_for(R * d, 256), 256>>>(y->data(), y->data(), R * d, cfg_.act == Activation::GeluErf);
+      act_kernel<float, float><<<blocks_for(R * d, 256), 256>>>(y->data(), y->data(), R * d, cfg_.act == Activation::GeluErf);
       CK_LAUNCH("act_kernel");
       norm_rows(y->data(), y->data(), R, f32(w_.final_w), f32(w_.final_b), false);
     } else {
@@ -702,7 +706,7 @@ class CudaBackend : public Backend {
   }
   void add_bias(float* y, const float* b, int64_t rows, int n) {
     if (!b || rows == 0) return;
-    bias_kernel<<<blocks_for(rows * n, 256), 256>>>(y, b, rows, n);
+    bias_kernel<float><<<blocks_for(rows * n, 256), 256>>>(y, b, rows, n);
     CK_LAUNCH("bias_kernel");
   }
   // float32 activations as a GEMM input: themselves for float32 dtypes, else converted into buf.
@@ -721,6 +725,11 @@ class CudaBackend : public Backend {
   // dtype, W in the weight dtype, Y float32. One cuBLAS call for all members.
   void gemm(int64_t R, int N, int K, const std::vector<const void*>& X, const std::vector<const void*>& W,
             const std::vector<float*>& Y, float beta) {
+    gemm_to(R, N, K, X, W, std::vector<void*>(Y.begin(), Y.end()), CUDA_R_32F, beta);
+  }
+  // The same with the output in `ctype` (float32, or the compute dtype).
+  void gemm_to(int64_t R, int N, int K, const std::vector<const void*>& X, const std::vector<const void*>& W,
+               const std::vector<void*>& Y, cudaDataType_t ctype, float beta) {
     const float alpha = 1.0f;
     const cudaDataType_t t = cuda_type(dt_);
     const int M = static_cast<int>(X.size());
@@ -729,17 +738,17 @@ class CudaBackend : public Backend {
     if (M == 1 || unbatched_) {
       for (int m = 0; m < M; ++m)
         CK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, int(R), K, &alpha, W[m], t, K, X[m], t, K, &beta, Y[m],
-                        CUDA_R_32F, N, compute_, CUBLAS_GEMM_DEFAULT));
+                        ctype, N, compute_, CUBLAS_GEMM_DEFAULT));
       return;
     }
     std::vector<const void*> host(3 * M);
     for (int m = 0; m < M; ++m) host[m] = W[m], host[M + m] = X[m], host[2 * M + m] = Y[m];
     void** dev = upload_ptrs(host);
     const cublasStatus_t st = cublasGemmBatchedEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, int(R), K, &alpha, const_cast<const void* const*>(dev), t, K,
-                           const_cast<const void* const*>(dev + M), t, K, &beta, dev + 2 * M, CUDA_R_32F, N, M, compute_, CUBLAS_GEMM_DEFAULT);
+                           const_cast<const void* const*>(dev + M), t, K, &beta, dev + 2 * M, ctype, N, M, compute_, CUBLAS_GEMM_DEFAULT);
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) {  // this type combination has no batched kernel: one call each
       unbatched_ = true;
-      gemm(R, N, K, X, W, Y, beta);
+      gemm_to(R, N, K, X, W, Y, ctype, beta);
       return;
     }
     check(st, "cublasGemmBatchedEx");
@@ -927,19 +936,27 @@ class CudaBackend : public Backend {
         }
     }
 
-    up_.ensure(size_t(M) * R * up_rows * 4, "MLP up activations");
-    for (int m = 0; m < M; ++m) W[m] = L(m).up_w, Y[m] = up_.as<float>() + m * R * up_rows;
-    gemm(R, up_rows, d, X, W, Y, 0.0f);
-    for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).up_b, R, up_rows);
+    // The up projection's output in the compute dtype (as in a bf16 / f16 framework run; halves
+    // the largest activation's traffic); float32 for f32 / tf32.
+    up_.ensure(size_t(M) * R * up_rows * es, "MLP up activations");
     act_.ensure(size_t(M) * R * ff * es, "MLP activations");
     dispatch(dt_, [&](auto tag) {
       using T2 = decltype(tag);
+      T2* up = up_.as<T2>();
+      std::vector<void*> Yu(M);
+      for (int m = 0; m < M; ++m) W[m] = L(m).up_w, Yu[m] = up + m * R * up_rows;
+      gemm_to(R, up_rows, d, X, W, Yu, cuda_type(dt_), 0.0f);
+      for (int m = 0; m < M; ++m)
+        if (L(m).up_b) {
+          bias_kernel<T2><<<blocks_for(R * up_rows, 256), 256>>>(up + m * R * up_rows, L(m).up_b, R, up_rows);
+          CK_LAUNCH("bias_kernel");
+        }
       const int64_t rows = int64_t(M) * R;
       if (cfg_.gated())
-        swiglu_kernel<T2><<<blocks_for(rows * ff, 256), 256>>>(up_.as<float>(), act_.as<T2>(), rows, ff);
+        swiglu_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act_.as<T2>(), rows, ff);
       else
-        act_kernel<T2><<<blocks_for(rows * ff, 256), 256>>>(up_.as<float>(), act_.as<T2>(), rows * ff,
-                                                             cfg_.act == Activation::GeluErf);
+        act_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act_.as<T2>(), rows * ff,
+                                                               cfg_.act == Activation::GeluErf);
     });
     CK_LAUNCH("activation kernel");
 
