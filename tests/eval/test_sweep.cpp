@@ -32,8 +32,9 @@ namespace {
 
 std::vector<std::string> sweep_args(const std::string& out, const std::string& limit = "2") {
   return {LAYERLAB_CLI, "sweep", "--model", shared_dir() + "/golden/gpt2-tiny", "--variants", "all", "--n", "1..2",
-          "--seeds", "2", "--tasks", "lambada_openai,winogrande", "--data",
-          "lambada_openai=" + eval_data("lambada_openai.jsonl") + ",winogrande=" + eval_data("winogrande.jsonl"),
+          "--seeds", "2", "--tasks", "lambada_openai,winogrande,hellaswag", "--data",
+          "lambada_openai=" + eval_data("lambada_openai.jsonl") + ",winogrande=" + eval_data("winogrande.jsonl") +
+              ",hellaswag=" + eval_data("hellaswag.jsonl"),
           "--limit", limit, "--out", out, "--quiet", "--threads", "1"};
 }
 
@@ -81,34 +82,42 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
   const std::string ref = temp_path("reference.jsonl"), killed = temp_path("killed.jsonl");
   std::filesystem::remove(ref);
   std::filesystem::remove(killed);
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
+  auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(run_to_end(sweep_args(ref)), 0);
+  const double full_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_to_end(sweep_args(ref)), 0);  // nothing left to do: start-up time only
+  const double startup_ms = ms_since(t0);
   const auto reference = by_key(ref);
-  ASSERT_EQ(reference.size(), 30u);  // 2 tasks x (full + 2 N x (6 variants + 1 extra shuffle seed))
+  ASSERT_EQ(reference.size(), 45u);  // 3 tasks x (full + 2 N x (6 variants + 1 extra shuffle seed))
 
-  // Each round waits until the sweep has appended a random number (1..4) of new results,
-  // then kills it after a further random 0..40 ms, so kills land at random moments of the
-  // work (mid-group, mid-append, right after an append) while every round makes progress.
+  // 6 groups ((task, N) pairs). Each round is killed at a random moment within about the
+  // next 1.5 groups of work after start-up, so kills land mid-evaluation, mid-append or
+  // between appends; if rounds stop making progress (the machine got slower) the window grows.
+  const double group_ms = std::max(1.0, (full_ms - startup_ms) / 6);
   std::mt19937 rng(20240709);  // fixed, so the test repeats
-  std::uniform_int_distribution<int> more(1, 4), extra_ms(0, 40);
+  std::uniform_real_distribution<double> when(0.0, 1.5);
   auto lines = [&] { return file_exists(killed) ? read_sweep_results(killed).size() : size_t(0); };
   int kills = 0, rounds = 0;
+  double scale = 1.0;
   for (bool finished = false; !finished && rounds < 60; ++rounds) {
-    const size_t target = lines() + more(rng);
+    const size_t before = lines();
     const pid_t pid = spawn(sweep_args(killed));
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(scale * (startup_ms + when(rng) * group_ms)));
     int status = 0;
-    while (!finished && lines() < target) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        finished = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+      finished = true;
+      break;
     }
-    if (finished) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms(rng)));
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     if (WIFSIGNALED(status)) ++kills;
     if (WIFEXITED(status)) finished = WEXITSTATUS(status) == 0;
+    scale = lines() == before ? scale * 1.3 : 1.0;
   }
   if (rounds >= 60) ASSERT_EQ(run_to_end(sweep_args(killed)), 0);
   std::printf("killed %d times in %d rounds\n", kills, rounds);
@@ -159,7 +168,7 @@ TEST(Sweep, PlotsHaveTitlesAxesAndLegends) {
   ASSERT_EQ(run_to_end(sweep_args(ref, "3")), 0);  // 3 items: the full model is above chance on winogrande
   const std::string dir = temp_path("plots");
   const auto files = plot_sweep(read_sweep_results(ref), dir);
-  ASSERT_EQ(files.size(), 3u);  // two tasks + the normalised median chart
+  ASSERT_EQ(files.size(), 4u);  // three tasks + the normalised median chart
   const std::string wino = read_text_file(dir + "/winogrande.svg");
   for (const char* s : {"<svg", "winogrande: acc vs N", ">N<", "full model", "chance", "shuffle (mean of 2 seeds)", "skip", "</svg>"})
     EXPECT_NE(wino.find(s), std::string::npos) << s;
