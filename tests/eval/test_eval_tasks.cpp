@@ -130,7 +130,9 @@ TEST(EvalTasks, SlidingWindowPerplexity) {
   EXPECT_EQ(r.tokens, static_cast<int64_t>(text.size()));
   EXPECT_EQ(count, static_cast<int>(text.size()));
   EXPECT_NEAR(r.get("nll_per_token").value, nll / count, 1e-4);
-  EXPECT_NEAR(r.get("perplexity").value, std::exp(nll / count), 1e-3);
+  // Perplexity is ~1e5 for this random model: compare relatively (float32 sums over the
+  // windows are accumulated in a thread-count-dependent order).
+  EXPECT_NEAR(r.get("perplexity").value / std::exp(nll / count), 1.0, 1e-6);
   EXPECT_NEAR(r.get("bits_per_byte").value, nll / text.size() / std::log(2.0), 1e-4);
 }
 
