@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -21,6 +22,9 @@
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
 #include "model/golden_check.h"
+#ifdef LAYERLAB_HAVE_CUDA
+#include "backend/cuda/flash_attention.h"
+#endif
 
 namespace layerlab::testing {
 namespace {
@@ -174,6 +178,176 @@ TEST(CudaBackend, Gpt2_124mShapedMatchesCpu) {
         for (int i = 0; i + 1 < T; ++i) lp_got.push_back(lp[b * T + i]);
       EXPECT_LE(max_rel_error(lp_got, lp_ref), tol_for(t)) << "cuda_target_logprobs";
     }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+#ifdef LAYERLAB_HAVE_CUDA
+// The flash attention kernel against a float64 reference on the same (bf16- / f16-rounded)
+// inputs: sequence lengths that are not multiples of the 64-row / 64-key tiles, T = 1, GQA
+// and MQA, a query offset into a longer key range (past > 0), non-causal, head_dim 64 and 128.
+// Tolerance 1e-2 of max |ref|: P is rounded to the input type before P.V and the output is
+// stored in it (8 bits of mantissa for bf16). Every output row must be written (NaN poison).
+float round_to(float x, bool bf16) {
+  if (bf16) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;  // round to nearest even
+    std::memcpy(&x, &u, 4);
+    return x;
+  }
+  return static_cast<float>(static_cast<_Float16>(x));
+}
+
+struct FlashCase {
+  int B, T, past, H, Hkv, hd;
+  bool causal, bf16;
+};
+
+TEST(CudaFlashAttention, MatchesFloat64Reference) {
+  SKIP_WITHOUT_GPU();
+  const FlashCase cases[] = {
+      {2, 77, 0, 4, 2, 128, true, true},   {1, 1, 0, 2, 2, 64, true, false},   {3, 130, 0, 4, 4, 64, false, true},
+      {2, 64, 0, 8, 1, 128, true, false},  {1, 200, 37, 2, 1, 64, true, true}, {2, 513, 0, 2, 2, 128, true, true},
+      {1, 5, 0, 3, 1, 128, false, false},  {1, 129, 0, 2, 1, 64, true, false},
+  };
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const FlashCase& c : cases) {
+    const int keys = c.past + c.T;
+    SCOPED_TRACE("B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " past=" + std::to_string(c.past) +
+                 " H=" + std::to_string(c.H) + "/" + std::to_string(c.Hkv) + " hd=" + std::to_string(c.hd) +
+                 (c.causal ? " causal" : " full") + (c.bf16 ? " bf16" : " f16"));
+    std::vector<float> q(size_t(c.B) * c.T * c.H * c.hd), k(size_t(c.B) * keys * c.Hkv * c.hd), v(k.size());
+    for (auto& x : q) x = round_to(2.0f * nd(rng), c.bf16);  // sharp attention
+    for (auto& x : k) x = round_to(nd(rng), c.bf16);
+    for (auto& x : v) x = round_to(nd(rng), c.bf16);
+    const std::vector<float> got =
+        cuda_detail::flash_attention_host(q, k, v, c.B, c.T, c.past, keys, c.H, c.Hkv, c.hd, c.causal, c.bf16);
+    std::vector<float> ref(q.size());
+    const double scale = 1.0 / std::sqrt(double(c.hd));
+    for (int b = 0; b < c.B; ++b)
+      for (int h = 0; h < c.H; ++h) {
+        const int g = h / (c.H / c.Hkv);
+        for (int t = 0; t < c.T; ++t) {
+          const float* qr = &q[((size_t(b) * c.T + t) * c.H + h) * c.hd];
+          const int n = c.causal ? c.past + t + 1 : keys;
+          std::vector<double> s(n);
+          double mx = -INFINITY;
+          for (int j = 0; j < n; ++j) {
+            const float* kr = &k[((size_t(b) * keys + j) * c.Hkv + g) * c.hd];
+            double acc = 0;
+            for (int i = 0; i < c.hd; ++i) acc += double(qr[i]) * kr[i];
+            s[j] = acc * scale, mx = std::max(mx, s[j]);
+          }
+          double sum = 0;
+          for (auto& x : s) sum += (x = std::exp(x - mx));
+          for (int i = 0; i < c.hd; ++i) {
+            double acc = 0;
+            for (int j = 0; j < n; ++j) acc += s[j] * v[((size_t(b) * keys + j) * c.Hkv + g) * c.hd + i];
+            ref[((size_t(b) * c.T + t) * c.H + h) * c.hd + i] = float(acc / sum);
+          }
+        }
+      }
+    size_t nan = 0;
+    for (float x : got) nan += std::isnan(x);
+    EXPECT_EQ(nan, 0u) << "unwritten or NaN outputs";
+    EXPECT_LE(max_rel_error(got, ref), 1e-2);
+  }
+}
+#endif
+
+// A small Llama-shaped random model with head_dim 128 and GQA (4 query / 2 key-value heads), the
+// shape the flash kernel serves: bf16 / f16 with the flash kernel against the float32 GEMM
+// attention (LAYERLAB_CUDA_ATTENTION=gemm) and against the CPU backend, for odd lengths, T = 1,
+// and a right-padded batch (the rows before the padding equal the unpadded sequence's).
+std::string write_llama_small(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const int d = 512, L = 2, V = 1000, ff = 1024, H = 4, Hkv = 2, hd = 128;
+  nlohmann::json cfg = {{"model_type", "llama"},     {"architectures", {"LlamaForCausalLM"}},
+                        {"hidden_size", d},          {"intermediate_size", ff},
+                        {"num_hidden_layers", L},    {"num_attention_heads", H},
+                        {"num_key_value_heads", Hkv}, {"head_dim", hd},
+                        {"vocab_size", V},           {"max_position_embeddings", 1024},
+                        {"rms_norm_eps", 1e-5},      {"rope_theta", 10000.0},
+                        {"tie_word_embeddings", false}, {"hidden_act", "silu"},
+                        {"dtype", "float32"}};
+  std::ofstream(dir + "/config.json") << cfg.dump(2);
+  std::mt19937 rng(99);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<OutTensor> ts;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float std) {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    std::vector<float> v(n);
+    for (auto& x : v) x = mean + std * nd(rng);
+    ts.push_back({name, shape, std::move(v), {}, DType::F32});
+  };
+  add("model.embed_tokens.weight", {V, d}, 0, 1.0f);
+  for (int l = 0; l < L; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {d}, 1, 0.1f);
+    add(p + "self_attn.q_proj.weight", {H * hd, d}, 0, 0.08f);
+    add(p + "self_attn.k_proj.weight", {Hkv * hd, d}, 0, 0.08f);
+    add(p + "self_attn.v_proj.weight", {Hkv * hd, d}, 0, 0.05f);
+    add(p + "self_attn.o_proj.weight", {d, H * hd}, 0, 0.05f);
+    add(p + "post_attention_layernorm.weight", {d}, 1, 0.1f);
+    add(p + "mlp.gate_proj.weight", {ff, d}, 0, 0.05f);
+    add(p + "mlp.up_proj.weight", {ff, d}, 0, 0.05f);
+    add(p + "mlp.down_proj.weight", {d, ff}, 0, 0.05f);
+  }
+  add("model.norm.weight", {d}, 1, 0.1f);
+  add("lm_head.weight", {V, d}, 0, 0.05f);
+  write_safetensors(dir + "/model.safetensors", ts);
+  return dir;
+}
+
+TEST(CudaBackend, FlashAttentionModelMatchesGemmPathAndCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::string dir = write_llama_small((std::filesystem::temp_directory_path() /
+                                             ("layerlab_llama_small_" + std::to_string(::getpid()))).string());
+  auto model = load_model(dir);
+  auto cpu = make_cpu_backend(*model);
+  const Plan plan = parse_plan_text("0,[0,1]x2,1");
+  for (auto [B, T] : {std::pair{3, 77}, std::pair{1, 1}, std::pair{2, 130}}) {
+    ForwardRequest req;
+    req.batch = B;
+    for (int i = 0; i < B * T; ++i) req.ids.push_back((i * 7919 + 5) % model->config().vocab);
+    req.keep_residuals = true;
+    req.all_logits = true;
+    const ForwardResult ref = Runner(*model, *cpu).forward(plan, req);
+    for (CudaDType t : {CudaDType::BF16, CudaDType::F16}) {
+      SCOPED_TRACE(std::string(cuda_dtype_name(t)) + " B=" + std::to_string(B) + " T=" + std::to_string(T));
+      auto flash = make_cuda_backend(*model, t);
+      ::setenv("LAYERLAB_CUDA_ATTENTION", "gemm", 1);
+      auto gemm = make_cuda_backend(*model, t);
+      ::unsetenv("LAYERLAB_CUDA_ATTENTION");
+      const ForwardResult got = Runner(*model, *flash).forward(plan, req);
+      const ForwardResult old = Runner(*model, *gemm).forward(plan, req);
+      ASSERT_EQ(got.resid.size(), ref.resid.size());
+      for (size_t k = 0; k < ref.resid.size(); ++k) {
+        EXPECT_LE(max_rel_error(got.resid[k], ref.resid[k]), 3e-2) << "resid " << k << " vs CPU";
+        EXPECT_LE(max_rel_error(got.resid[k], old.resid[k]), 3e-2) << "resid " << k << " vs GEMM attention";
+      }
+      EXPECT_LE(max_rel_error(got.logits, ref.logits), 3e-2) << "logits vs CPU";
+      EXPECT_LE(max_rel_error(got.logits, old.logits), 3e-2) << "logits vs GEMM attention";
+    }
+  }
+  // Right padding: sequence 1 is sequence 0's first 50 tokens, then padding; its first 50 rows
+  // match sequence 0's (causal), through the flash kernel's partial tiles.
+  {
+    const int T = 97, keep = 50;
+    auto gpu = make_cuda_backend(*model, CudaDType::BF16);
+    ForwardRequest req;
+    req.batch = 2;
+    for (int i = 0; i < T; ++i) req.ids.push_back((i * 31 + 3) % model->config().vocab);
+    for (int i = 0; i < T; ++i) req.ids.push_back(i < keep ? req.ids[i] : 0);
+    req.all_logits = true;
+    const ForwardResult got = Runner(*model, *gpu).forward(plan, req);
+    const int V = model->config().vocab;
+    std::vector<float> a(got.logits.begin(), got.logits.begin() + size_t(keep) * V);
+    std::vector<float> b(got.logits.begin() + size_t(T) * V, got.logits.begin() + size_t(T + keep) * V);
+    EXPECT_LE(max_rel_error(b, a), 1e-3) << "padded batch row vs the unpadded sequence";
   }
   std::filesystem::remove_all(dir);
 }

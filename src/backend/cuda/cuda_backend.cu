@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/flash_attention.h"
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
 #include "model/rope.h"
@@ -165,6 +166,11 @@ __global__ void convert_kernel(const float* __restrict__ x, T* __restrict__ y, i
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     y[i] = from_f<T>(x[i]);
 }
+template <class T>
+__global__ void widen_kernel(const T* __restrict__ x, float* __restrict__ y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = to_f(x[i]);
+}
 
 __global__ void embed_kernel(const int32_t* __restrict__ ids, const float* __restrict__ tok, const float* __restrict__ pos,
                              const float* __restrict__ type, float* __restrict__ out, int tokens, int d, int pos0) {
@@ -221,8 +227,9 @@ __global__ void norm_kernel(const float* x, TO* y, int n, const float* __restric
   }
 }
 
-// HF rotate-half RoPE on the query and key heads of rows of the qkv buffer.
-__global__ void rope_kernel(float* qkv, int64_t rows, int tokens, int pos0, int qkvd, int n_head, int n_kv, int hd,
+// HF rotate-half RoPE on the query and key heads of rows of the qkv buffer (float32 math).
+template <class T>
+__global__ void rope_kernel(T* qkv, int64_t rows, int tokens, int pos0, int qkvd, int n_head, int n_kv, int hd,
                             const float* __restrict__ cos_t, const float* __restrict__ sin_t) {
   const int half = hd / 2;
   const int heads = n_head + n_kv;
@@ -232,11 +239,11 @@ __global__ void rope_kernel(float* qkv, int64_t rows, int tokens, int pos0, int 
     const int h = static_cast<int>((idx / half) % heads);
     const int64_t r = idx / (int64_t(half) * heads);
     const int pos = pos0 + static_cast<int>(r % tokens);
-    float* v = qkv + r * qkvd + int64_t(h) * hd;  // key heads follow the query heads directly
+    T* v = qkv + r * qkvd + int64_t(h) * hd;  // key heads follow the query heads directly
     const float c = cos_t[int64_t(pos) * half + i], s = sin_t[int64_t(pos) * half + i];
-    const float a = v[i], bb = v[i + half];
-    v[i] = a * c - bb * s;
-    v[i + half] = bb * c + a * s;
+    const float a = to_f(v[i]), bb = to_f(v[i + half]);
+    v[i] = from_f<T>(a * c - bb * s);
+    v[i + half] = from_f<T>(bb * c + a * s);
   }
 }
 
@@ -284,17 +291,18 @@ __global__ void mean_kernel(float* __restrict__ x, const float* __restrict__ out
 }
 
 // Appends this call's keys and values (rows of qkv) to a cache slot [batch, capacity, kvd].
-__global__ void kv_append_kernel(const float* __restrict__ qkv, float* __restrict__ kc, float* __restrict__ vc, int batch,
+template <class TI>
+__global__ void kv_append_kernel(const TI* __restrict__ qkv, float* __restrict__ kc, float* __restrict__ vc, int batch,
                                  int tokens, int pos0, int capacity, int qkvd, int qd, int kvd) {
   const int64_t total = int64_t(batch) * tokens * kvd;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int c = static_cast<int>(i % kvd);
     const int64_t r = i / kvd;
     const int t = static_cast<int>(r % tokens), b = static_cast<int>(r / tokens);
-    const float* src = qkv + r * qkvd;
+    const TI* src = qkv + r * qkvd;
     const int64_t dst = (int64_t(b) * capacity + pos0 + t) * kvd + c;
-    kc[dst] = src[qd + c];
-    vc[dst] = src[qd + kvd + c];
+    kc[dst] = to_f(src[qd + c]);
+    vc[dst] = to_f(src[qd + kvd + c]);
   }
 }
 
@@ -512,6 +520,9 @@ class CudaBackend : public Backend {
     CK(cublasSetMathMode(blas_, dt_ == CudaDType::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     if (cfg_.act == Activation::ReluSquared) fail("cuda backend", "relu-squared activation is not supported");
     if (cfg_.head_dim > kMaxHeadDim) fail("cuda backend", "head_dim " + std::to_string(cfg_.head_dim) + " > 256 is not supported");
+    // LAYERLAB_CUDA_ATTENTION=gemm: the float32 GEMM attention even where the flash kernel
+    // applies (tests compare the two; benchmarks measure the difference).
+    if (const char* e = std::getenv("LAYERLAB_CUDA_ATTENTION")) force_gemm_attention_ = std::string(e) == "gemm";
     upload(model.weights());
     ptr_table_ = DevBuf(kPtrTable * sizeof(void*), "GEMM pointer table");
   }
@@ -853,60 +864,122 @@ class CudaBackend : public Backend {
       const void* in = gemm_input(x.data(), R * d, a_in_);
       for (int m = 0; m < M; ++m) X[m] = in;
     }
-    qkv_.ensure(size_t(M) * R * qkvd * 4, "qkv activations");
-    for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, Y[m] = qkv_.as<float>() + m * R * qkvd;
-    gemm(R, qkvd, d, X, W, Y, 0.0f);
-    for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).qkv_b, R, qkvd);
-
-    if (cfg_.positions == Positions::Rope) {
-      ensure_rope(pos0 + T);
-      const int64_t total = int64_t(M) * R * (cfg_.n_head + cfg_.n_kv_head) * (hd / 2);
-      // rows of all members are contiguous, and positions repeat every T rows
-      rope_kernel<<<blocks_for(total, 256), 256>>>(qkv_.as<float>(), int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
-                                                   cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
-      CK_LAUNCH("rope_kernel");
+    // QKV projection. bf16 / f16: the product writes the compute dtype (bias and RoPE applied
+    // there), and prefill attention runs the flash kernel on it, writing the o-projection's
+    // input directly. Otherwise (f32 / tf32, head sizes the kernel lacks, decoding with a
+    // cache) the float32 path: float32 qkv, the GEMM attention or the decoding kernel.
+    const bool half = es == 2;
+    const bool flash = half && !force_gemm_attention_ && cuda_detail::flash_supported(hd) && (!kv || pos0 == 0) &&
+                       qkvd % 8 == 0 && qd % 8 == 0;
+    if (half) {
+      qkvh_.ensure(size_t(M) * R * qkvd * es, "qkv activations (compute dtype)");
+      dispatch(dt_, [&](auto tag) {
+        using T2 = decltype(tag);
+        T2* q16 = qkvh_.as<T2>();
+        std::vector<void*> Yq(M);
+        for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, Yq[m] = q16 + m * R * qkvd;
+        gemm_to(R, qkvd, d, X, W, Yq, cuda_type(dt_), 0.0f);
+        for (int m = 0; m < M; ++m)
+          if (L(m).qkv_b) {
+            bias_kernel<T2><<<blocks_for(R * qkvd, 256), 256>>>(q16 + m * R * qkvd, L(m).qkv_b, R, qkvd);
+            CK_LAUNCH("bias_kernel");
+          }
+        if (cfg_.positions == Positions::Rope) {
+          ensure_rope(pos0 + T);
+          const int64_t total = int64_t(M) * R * (cfg_.n_head + cfg_.n_kv_head) * (hd / 2);
+          rope_kernel<T2><<<blocks_for(total, 256), 256>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
+                                                           cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
+          CK_LAUNCH("rope_kernel");
+        }
+        if (!flash) {  // the float32 path reads float32 q, k, v
+          qkv_.ensure(size_t(M) * R * qkvd * 4, "qkv activations");
+          widen_kernel<T2><<<blocks_for(int64_t(M) * R * qkvd, 256), 256>>>(q16, qkv_.as<float>(), int64_t(M) * R * qkvd);
+          CK_LAUNCH("widen_kernel");
+        }
+      });
+    } else {
+      qkv_.ensure(size_t(M) * R * qkvd * 4, "qkv activations");
+      for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, Y[m] = qkv_.as<float>() + m * R * qkvd;
+      gemm(R, qkvd, d, X, W, Y, 0.0f);
+      for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).qkv_b, R, qkvd);
+      if (cfg_.positions == Positions::Rope) {
+        ensure_rope(pos0 + T);
+        const int64_t total = int64_t(M) * R * (cfg_.n_head + cfg_.n_kv_head) * (hd / 2);
+        // rows of all members are contiguous, and positions repeat every T rows
+        rope_kernel<float><<<blocks_for(total, 256), 256>>>(qkv_.as<float>(), int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
+                                                            cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
+        CK_LAUNCH("rope_kernel");
+      }
     }
 
-    ctx32_.ensure(size_t(M) * R * qd * 4, "attention output");
-    for (int m = 0; m < M; ++m) {
-      const float* base = qkv_.as<float>() + m * R * qkvd;
-      AttnArgs a{};
-      a.q = base, a.q_stride = qkvd;
-      float* out32 = ctx32_.as<float>() + m * R * qd;
-      a.out = out32, a.out_stride = qd;
-      a.tokens = T, a.n_head = cfg_.n_head, a.group = cfg_.n_head / cfg_.n_kv_head, a.hd = hd;
-      a.pitch = hd % 2 == 0 ? hd + 1 : hd;
-      a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      a.causal = cfg_.causal;
-      if (kv) {
-        if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
-        float* kc = kv->k[slots[m]].as<float>();
-        float* vc = kv->v[slots[m]].as<float>();
-        kv_append_kernel<<<blocks_for(R * kvd, 256), 256>>>(base, kc, vc, B, T, pos0, kv->capacity, qkvd, qd, kvd);
-        CK_LAUNCH("kv_append_kernel");
-        a.k = kc, a.v = vc, a.kv_stride = kvd, a.kv_batch_stride = int64_t(kv->capacity) * kvd;
-        a.past = pos0;
-      } else {
-        a.k = base + qd, a.v = base + qd + kvd, a.kv_stride = qkvd, a.kv_batch_stride = int64_t(T) * qkvd;
-        a.past = 0;
+    const void* ctx_in = nullptr;
+    if (flash) {
+      ctx_.ensure(size_t(M) * R * qd * es, "attention output (compute dtype)");
+      for (int m = 0; m < M; ++m) {
+        const char* base = qkvh_.as<char>() + m * R * qkvd * es;
+        if (kv) {
+          if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
+          dispatch(dt_, [&](auto tag) {
+            using T2 = decltype(tag);
+            kv_append_kernel<T2><<<blocks_for(R * kvd, 256), 256>>>(reinterpret_cast<const T2*>(base), kv->k[slots[m]].as<float>(),
+                                                                    kv->v[slots[m]].as<float>(), B, T, pos0, kv->capacity, qkvd, qd, kvd);
+          });
+          CK_LAUNCH("kv_append_kernel");
+        }
+        cuda_detail::FlashArgs f;
+        f.q = base, f.k = base + qd * es, f.v = base + (qd + kvd) * es;
+        f.out = ctx_.as<char>() + m * R * qd * es;
+        f.q_stride = qkvd, f.q_batch_stride = int64_t(T) * qkvd;
+        f.kv_stride = qkvd, f.kv_batch_stride = int64_t(T) * qkvd;
+        f.out_stride = qd, f.out_batch_stride = int64_t(T) * qd;
+        f.batch = B, f.tokens = T, f.past = 0, f.keys = T, f.n_head = cfg_.n_head;
+        f.group = cfg_.n_head / cfg_.n_kv_head, f.hd = hd;
+        f.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        f.causal = cfg_.causal, f.bf16 = dt_ == CudaDType::BF16;
+        cuda_detail::flash_attention(f);
       }
-      a.keys = a.past + T;
-      if (T > kRowsPerBlock) {
-        attention_gemm(a, B, out32);
-        continue;
+      ctx_in = ctx_.get();
+    } else {
+      ctx32_.ensure(size_t(M) * R * qd * 4, "attention output");
+      for (int m = 0; m < M; ++m) {
+        const float* base = qkv_.as<float>() + m * R * qkvd;
+        AttnArgs a{};
+        a.q = base, a.q_stride = qkvd;
+        float* out32 = ctx32_.as<float>() + m * R * qd;
+        a.out = out32, a.out_stride = qd;
+        a.tokens = T, a.n_head = cfg_.n_head, a.group = cfg_.n_head / cfg_.n_kv_head, a.hd = hd;
+        a.pitch = hd % 2 == 0 ? hd + 1 : hd;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        a.causal = cfg_.causal;
+        if (kv) {
+          if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
+          float* kc = kv->k[slots[m]].as<float>();
+          float* vc = kv->v[slots[m]].as<float>();
+          kv_append_kernel<float><<<blocks_for(R * kvd, 256), 256>>>(base, kc, vc, B, T, pos0, kv->capacity, qkvd, qd, kvd);
+          CK_LAUNCH("kv_append_kernel");
+          a.k = kc, a.v = vc, a.kv_stride = kvd, a.kv_batch_stride = int64_t(kv->capacity) * kvd;
+          a.past = pos0;
+        } else {
+          a.k = base + qd, a.v = base + qd + kvd, a.kv_stride = qkvd, a.kv_batch_stride = int64_t(T) * qkvd;
+          a.past = 0;
+        }
+        a.keys = a.past + T;
+        if (T > kRowsPerBlock) {
+          attention_gemm(a, B, out32);
+          continue;
+        }
+        // Few queries (decoding): one fused kernel.
+        const size_t smem = (size_t(kKeyTile) * a.pitch + size_t(kKeyTile) * hd + size_t(kRowsPerBlock) * hd) * 4;
+        dim3 grid((T + kRowsPerBlock - 1) / kRowsPerBlock, cfg_.n_head, B);
+        if (smem > 48 * 1024)
+          CK(cudaFuncSetAttribute(attention_kernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+        attention_kernel<float><<<grid, kAttnWarps * 32, smem>>>(a);
+        CK_LAUNCH("attention_kernel");
       }
-      // Few queries (decoding): one fused kernel.
-      const size_t smem = (size_t(kKeyTile) * a.pitch + size_t(kKeyTile) * hd + size_t(kRowsPerBlock) * hd) * 4;
-      dim3 grid((T + kRowsPerBlock - 1) / kRowsPerBlock, cfg_.n_head, B);
-      if (smem > 48 * 1024)
-        CK(cudaFuncSetAttribute(attention_kernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-      attention_kernel<float><<<grid, kAttnWarps * 32, smem>>>(a);
-      CK_LAUNCH("attention_kernel");
+      // The attention output as the o-projection's input type.
+      ctx_in = gemm_input(ctx32_.as<float>(), int64_t(M) * R * qd, ctx_);
     }
-    // The attention output as the o-projection's input type.
-    const void* ctx_in = gemm_input(ctx32_.as<float>(), int64_t(M) * R * qd, ctx_);
     auto ctx_at = [&](int m) { return static_cast<const void*>(static_cast<const char*>(ctx_in) + m * R * qd * es); };
-
 
     // Output projection accumulated onto the residual.
     for (int m = 0; m < M; ++m)
@@ -974,8 +1047,9 @@ class CudaBackend : public Backend {
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   std::vector<DevLayer> layers_;
   DevBuf scores_, ctx32_;
-  DevBuf staging_, ids_, h_, a_in_, qkv_, ctx_, up_, act_, outs_, logits_, tgt_, lp_, rope_cos_, rope_sin_, ptr_table_;
+  DevBuf staging_, ids_, h_, a_in_, qkv_, qkvh_, ctx_, up_, act_, outs_, logits_, tgt_, lp_, rope_cos_, rope_sin_, ptr_table_;
   int ptr_used_ = 0;
+  bool force_gemm_attention_ = false;
 
  public:
   bool unbatched_ = false;  // cuda_set_batched_groups(false): one GEMM call per member (benchmarks)
