@@ -5,7 +5,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake pkg-config git
-  libopenblas-openmp-dev      # matrix products (OpenMP build, shares our thread pool)
+  libopenblas-openmp-dev      # BLAS for training (OpenMP build, shares our thread pool)
+  libdnnl-dev                 # oneDNN: inference matrix products (AVX-512 where the CPU has it)
   nlohmann-json3-dev          # JSON
   libsentencepiece-dev        # Llama tokenizer
   libicu-dev                  # Unicode classes and normalisation (GPT-2 / BERT tokenizers)

@@ -167,6 +167,18 @@ def read_logits(path):
         return np.frombuffer(f.read(e["data_offsets"][1] - e["data_offsets"][0]), dtype=np.float32).reshape(e["shape"])
 
 
+def torch_blas_kernels():
+    # Debian's PyTorch does its float32 products in OpenBLAS; which kernel set OpenBLAS chose
+    # for this CPU decides most of its speed (OPENBLAS_CORETYPE overrides the choice).
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return "OpenBLAS, " + lib.openblas_get_corename().decode() + " kernels"
+    except OSError:
+        return "not OpenBLAS"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -179,6 +191,7 @@ def main():
     lengths = [int(x) for x in args.lengths.split(",")]
     exe = os.path.join(args.build, "bench", "bench_forward")
     print(f"threads: {threads} (torch {torch.__version__}, OMP_NUM_THREADS for layerlab = {threads})")
+    print(f"PyTorch's BLAS: {torch_blas_kernels()} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
     print(f"{'model':<12} {'T':>5} {'layerlab tok/s':>15} {'pytorch tok/s':>14} {'ratio':>6} {'max rel diff':>13}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
