@@ -1,7 +1,8 @@
 #!/bin/bash
 # One call on the GPU machine: build, CUDA tests, profile, benchmark. Logs under $OUT (device tool).
 #   bash bench/cuda/device_run.sh [tests|bench|profile|all|dev] [GTEST_FILTER]
-# all: tests + HF bf16 golden distances + the full benchmark (layerlab vs HF);
+# all: tests + per-kernel profile (4 layers) + the full benchmark (layerlab vs HF);
+#      HF_GOLDEN=1 adds HF's own bf16 distances from the golden cases (hf_bf16_golden.py);
 # dev: tests + per-kernel profile (4 layers) + layerlab-only benchmark, flash vs GEMM attention.
 what=${1:-all}
 filter=${2:-*}
@@ -21,10 +22,10 @@ if [ "$what" = tests ] || [ "$what" = all ] || [ "$what" = dev ]; then
   tail -5 "$OUT/tests.log"
   echo "# tests done at $(( $(date +%s) - t0 ))s"
 fi
-if [ "$what" = all ] && [ -d .device/shared/golden/llama-tiny ]; then
+if [ "$what" = all ] && [ -n "$HF_GOLDEN" ] && [ -d .device/shared/golden/llama-tiny ]; then
   timeout 120 python3 bench/cuda/hf_bf16_golden.py .device/shared 2>&1 | grep -v Warning | tee "$OUT/hf_bf16_golden.log"
 fi
-if [ "$what" = profile ] || [ "$what" = dev ]; then
+if [ "$what" = profile ] || [ "$what" = dev ] || [ "$what" = all ]; then
   timeout ${PROFILE_TIMEOUT:-150} bash bench/cuda/profile.sh build-gpu 4 2>&1 | tee "$OUT/profile.log" | head -40
   echo "# profile done at $(( $(date +%s) - t0 ))s"
 fi

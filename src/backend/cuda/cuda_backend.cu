@@ -228,22 +228,25 @@ __global__ void norm_kernel(const float* x, TO* y, int n, const float* __restric
 }
 
 // HF rotate-half RoPE on the query and key heads of rows of the qkv buffer (float32 math).
+// One block per row (grid-stride over rows): no 64-bit index division per element.
 template <class T>
 __global__ void rope_kernel(T* qkv, int64_t rows, int tokens, int pos0, int qkvd, int n_head, int n_kv, int hd,
                             const float* __restrict__ cos_t, const float* __restrict__ sin_t) {
   const int half = hd / 2;
-  const int heads = n_head + n_kv;
-  const int64_t total = rows * heads * half;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total; idx += int64_t(gridDim.x) * blockDim.x) {
-    const int i = static_cast<int>(idx % half);
-    const int h = static_cast<int>((idx / half) % heads);
-    const int64_t r = idx / (int64_t(half) * heads);
+  const int units = (n_head + n_kv) * half;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const int pos = pos0 + static_cast<int>(r % tokens);
-    T* v = qkv + r * qkvd + int64_t(h) * hd;  // key heads follow the query heads directly
-    const float c = cos_t[int64_t(pos) * half + i], s = sin_t[int64_t(pos) * half + i];
-    const float a = to_f(v[i]), bb = to_f(v[i + half]);
-    v[i] = from_f<T>(a * c - bb * s);
-    v[i + half] = from_f<T>(bb * c + a * s);
+    const float* cr = cos_t + int64_t(pos) * half;
+    const float* sr = sin_t + int64_t(pos) * half;
+    T* row = qkv + r * qkvd;
+    for (int u = threadIdx.x; u < units; u += blockDim.x) {
+      const int h = u / half, i = u - h * half;
+      T* v = row + h * hd;  // key heads follow the query heads directly
+      const float c = cr[i], s = sr[i];
+      const float a = to_f(v[i]), bb = to_f(v[i + half]);
+      v[i] = from_f<T>(a * c - bb * s);
+      v[i + half] = from_f<T>(bb * c + a * s);
+    }
   }
 }
 
@@ -269,15 +272,16 @@ __global__ void act_kernel(const TI* x, T* y, int64_t n, bool erf_kind) {
   }
 }
 
-// [rows, 2*ff] = [gate | up] -> [rows, ff] silu(gate) * up
+// [rows, 2*ff] = [gate | up] -> [rows, ff] silu(gate) * up; one block per row (grid-stride).
 template <class TI, class T>
 __global__ void swiglu_kernel(const TI* __restrict__ g, T* __restrict__ y, int64_t rows, int ff) {
-  const int64_t total = rows * ff;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t r = i / ff;
-    const int c = static_cast<int>(i % ff);
-    const float a = to_f(g[r * 2 * ff + c]), u = to_f(g[r * 2 * ff + ff + c]);
-    y[i] = from_f<T>(a / (1.0f + expf(-a)) * u);
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const TI* gr = g + r * 2 * ff;
+    T* yr = y + r * ff;
+    for (int c = threadIdx.x; c < ff; c += blockDim.x) {
+      const float a = to_f(gr[c]), u = to_f(gr[ff + c]);
+      yr[c] = from_f<T>(a / (1.0f + __expf(-a)) * u);
+    }
   }
 }
 
@@ -417,24 +421,39 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttnArgs a) 
   }
 }
 
-// Log-softmax of logits rows gathered at targets: one block per row.
+// Log-softmax of logits rows gathered at targets: one block per row, one pass over the row
+// (running max and rescaled sum per thread, merged across the block).
 __global__ void logprob_kernel(const float* __restrict__ logits, const int32_t* __restrict__ targets, float* out, int vocab) {
-  __shared__ float red[32];
+  __shared__ float sm_m[32], sm_s[32];
   const int64_t r = blockIdx.x;
   const float* x = logits + r * vocab;
-  float mx = -INFINITY;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) mx = fmaxf(mx, x[i]);
-  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-  if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = mx;
+  float m = -INFINITY, s = 0.0f;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    const float v = x[i];
+    if (v > m) {
+      s = s * __expf(m - v) + 1.0f;
+      m = v;
+    } else {
+      s += __expf(v - m);
+    }
+  }
+  auto merge = [](float& m1, float& s1, float m2, float s2) {
+    const float mm = fmaxf(m1, m2);
+    if (mm == -INFINITY) return;
+    s1 = s1 * __expf(m1 - mm) + s2 * __expf(m2 - mm);
+    m1 = mm;
+  };
+  for (int o = 16; o > 0; o >>= 1) {
+    const float m2 = __shfl_xor_sync(0xffffffffu, m, o), s2 = __shfl_xor_sync(0xffffffffu, s, o);
+    merge(m, s, m2, s2);
+  }
+  if (threadIdx.x % 32 == 0) sm_m[threadIdx.x / 32] = m, sm_s[threadIdx.x / 32] = s;
   __syncthreads();
-  mx = -INFINITY;
-  for (int w = 0; w < int(blockDim.x / 32); ++w) mx = fmaxf(mx, red[w]);
-  float s = 0;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) s += expf(x[i] - mx);
-  s = block_sum(s, red);
   if (threadIdx.x == 0) {
+    float M = sm_m[0], S = sm_s[0];
+    for (int w = 1; w < int(blockDim.x / 32); ++w) merge(M, S, sm_m[w], sm_s[w]);
     const int t = targets[r];
-    out[r] = t < 0 ? 0.0f : x[t] - mx - logf(s);
+    out[r] = t < 0 ? 0.0f : x[t] - M - logf(S);
   }
 }
 
@@ -864,14 +883,15 @@ class CudaBackend : public Backend {
       const void* in = gemm_input(x.data(), R * d, a_in_);
       for (int m = 0; m < M; ++m) X[m] = in;
     }
-    // QKV projection. bf16 / f16: the product writes the compute dtype (bias and RoPE applied
-    // there), and prefill attention runs the flash kernel on it, writing the o-projection's
-    // input directly. Otherwise (f32 / tf32, head sizes the kernel lacks, decoding with a
-    // cache) the float32 path: float32 qkv, the GEMM attention or the decoding kernel.
+    // QKV projection. Where the flash kernel applies (bf16 / f16, head_dim 64 / 128, no cached
+    // keys before this call), the product writes the compute dtype (bias and RoPE applied there,
+    // as a bf16 framework does) and the kernel writes the o-projection's input directly.
+    // Otherwise (f32 / tf32, other head sizes, decoding with a cache) the float32 path as
+    // before: float32 qkv, then the GEMM attention (prefill) or the decoding kernel.
     const bool half = es == 2;
     const bool flash = half && !force_gemm_attention_ && cuda_detail::flash_supported(hd) && (!kv || pos0 == 0) &&
                        qkvd % 8 == 0 && qd % 8 == 0;
-    if (half) {
+    if (flash) {
       qkvh_.ensure(size_t(M) * R * qkvd * es, "qkv activations (compute dtype)");
       dispatch(dt_, [&](auto tag) {
         using T2 = decltype(tag);
@@ -886,15 +906,9 @@ class CudaBackend : public Backend {
           }
         if (cfg_.positions == Positions::Rope) {
           ensure_rope(pos0 + T);
-          const int64_t total = int64_t(M) * R * (cfg_.n_head + cfg_.n_kv_head) * (hd / 2);
-          rope_kernel<T2><<<blocks_for(total, 256), 256>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
+          rope_kernel<T2><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
                                                            cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
           CK_LAUNCH("rope_kernel");
-        }
-        if (!flash) {  // the float32 path reads float32 q, k, v
-          qkv_.ensure(size_t(M) * R * qkvd * 4, "qkv activations");
-          widen_kernel<T2><<<blocks_for(int64_t(M) * R * qkvd, 256), 256>>>(q16, qkv_.as<float>(), int64_t(M) * R * qkvd);
-          CK_LAUNCH("widen_kernel");
         }
       });
     } else {
@@ -904,9 +918,8 @@ class CudaBackend : public Backend {
       for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).qkv_b, R, qkvd);
       if (cfg_.positions == Positions::Rope) {
         ensure_rope(pos0 + T);
-        const int64_t total = int64_t(M) * R * (cfg_.n_head + cfg_.n_kv_head) * (hd / 2);
         // rows of all members are contiguous, and positions repeat every T rows
-        rope_kernel<float><<<blocks_for(total, 256), 256>>>(qkv_.as<float>(), int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
+        rope_kernel<float><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(qkv_.as<float>(), int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
                                                             cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
         CK_LAUNCH("rope_kernel");
       }
@@ -1026,7 +1039,7 @@ class CudaBackend : public Backend {
         }
       const int64_t rows = int64_t(M) * R;
       if (cfg_.gated())
-        swiglu_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act_.as<T2>(), rows, ff);
+        swiglu_kernel<T2, T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act_.as<T2>(), rows, ff);
       else
         act_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act_.as<T2>(), rows * ff,
                                                                cfg_.act == Activation::GeluErf);
