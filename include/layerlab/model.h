@@ -45,11 +45,24 @@ struct ModelConfig {
   bool has_mlm_head = false;  // BERT masked-LM transform (dense + act + LN) before the head
   int bos_id = -1;
   int eos_id = -1;
+  // Block structure. The defaults are the GPT-2 / Llama / BERT block; the other switches
+  // describe layerlab-trained blocks (parallel, sas, sasp; docs/TRAINING.md). Per-layer
+  // gains and norms are optional LayerWeights (an empty gain is 1, an empty pre-norm is none).
+  std::string block = "standard";  // "standard" or the trainer's block name (preln, parallel, sas, sasp)
+  bool parallel_block = false;     // attention and MLP read the same input: out = [x] + Attn + MLP
+  bool attn_skip = true;           // residual around attention (parallel: the block's one skip)
+  bool shaped_attention = false;   // per head A = alpha I + beta softmax(QK^T/sqrt(hd) + M) - gamma C,
+                                   // C = uniform causal attention (needs causal)
+  bool identity_value = false;     // value = attention input (+ x v_extra_w^T); qkv_w holds q, k rows only
+  bool identity_proj = false;      // no attention output projection (o_w empty)
+  bool block_norms = true;         // false (sas/sasp --norm none): no norms in blocks but layer 0's ln1
   std::string weight_dtype;  // dtype of the checkpoint's floating-point weights
 
   int q_dim() const { return n_head * head_dim; }
   int kv_dim() const { return n_kv_head * head_dim; }
-  int qkv_dim() const { return q_dim() + 2 * kv_dim(); }
+  int qkv_dim() const { return q_dim() + 2 * kv_dim(); }  // layout of the q|k|v activations
+  int qkv_rows() const { return identity_value ? q_dim() + kv_dim() : qkv_dim(); }  // rows of qkv_w
+  bool standard_block() const { return block == "standard" || block == "preln"; }
   bool gated() const { return act == Activation::SiluGated; }
   int up_rows() const { return gated() ? 2 * d_ff : d_ff; }
 };
@@ -65,9 +78,16 @@ struct Param {
 // Weights of one layer in the uniform layout. Optional parts are empty Params.
 //   qkv_w [q_dim + 2*kv_dim, d]: query rows, then key rows, then value rows.
 //   up_w  [d_ff or 2*d_ff, d]: for gated MLPs the gate rows come first, then the up rows.
+// Block (pre-norm; the switches of ModelConfig, empty gains are 1):
+//   a = LN1(x) (or x without ln1_w);  A = g_a * Attn(a)
+//   sequential: h = [x] + A;  out = s_ff * h + b_ff * MLP(LN2(h) or h)
+//   parallel:   out = [x] + A + b_ff * MLP(LN2(x) or a)
 struct LayerWeights {
   Param ln1_w, ln1_b;  // pre-norm: before attention; post-norm: after attention + residual
-  Param qkv_w, qkv_b;
+  Param qkv_w, qkv_b;  // [qkv_rows(), d]
+  Param v_extra_w;     // identity value: V = a + a v_extra_w^T ([kv_dim, d]; sas/sasp layer 0)
+  Param attn_alpha, attn_beta, attn_gamma;  // shaped attention, [n_head] each
+  Param attn_gain, mlp_gain, mlp_skip_gain;  // scalars g_a, b_ff, s_ff
   Param o_w, o_b;
   Param ln2_w, ln2_b;
   Param up_w, up_b;
@@ -118,5 +138,9 @@ class Model {
 std::unique_ptr<Model> load_model(const std::string& dir);
 
 const char* activation_name(Activation a);
+
+// Throws Error "block type B is not supported on BACKEND yet" for models whose blocks only the
+// CPU backend implements (parallel, sas, sasp).
+void require_standard_block(const ModelConfig& c, const std::string& backend);
 
 }  // namespace layerlab

@@ -18,6 +18,7 @@ struct Family {
 const Family& gpt2_family();
 const Family& llama_family();
 const Family& bert_family();
+const Family& layerlab_family();  // layerlab_config.json (layerlab train)
 
 // Checks that the numbers a config gave are usable (positive sizes, heads divide width...).
 void validate_config(const ConfigReader& cfg, const ModelConfig& c);

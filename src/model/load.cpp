@@ -22,6 +22,11 @@ const char* activation_name(Activation a) {
   return "?";
 }
 
+void require_standard_block(const ModelConfig& c, const std::string& backend) {
+  if (!c.standard_block())
+    throw Error("block type " + c.block + " is not supported on " + backend + " yet (use --device cpu)");
+}
+
 void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
   auto positive = [&](int v, const char* field) {
     if (v <= 0) cfg.bad(field, "must be positive, got " + std::to_string(v));
@@ -48,8 +53,10 @@ void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
 
 std::unique_ptr<Model> load_model(const std::string& dir) {
   if (!is_directory(dir)) fail(dir, "not a directory (expected a Hugging Face model folder)");
-  const std::string cfg_path = dir + "/config.json";
-  if (!file_exists(cfg_path)) fail(dir, "no config.json: not a model folder");
+  // A folder written by `layerlab train` for non-GPT-2 blocks has layerlab_config.json instead.
+  const bool trained = file_exists(dir + "/layerlab_config.json");
+  const std::string cfg_path = dir + (trained ? "/layerlab_config.json" : "/config.json");
+  if (!file_exists(cfg_path)) fail(dir, "no config.json (or layerlab_config.json): not a model folder");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_text_file(cfg_path));
@@ -58,9 +65,10 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
   }
   if (!j.is_object()) fail(cfg_path, "not a JSON object");
   ConfigReader cfg(cfg_path, j);
-  const Family* family = nullptr;
-  for (const Family* f : {&gpt2_family(), &llama_family(), &bert_family()})
-    if (f->matches(cfg)) family = f;
+  const Family* family = trained ? &layerlab_family() : nullptr;
+  if (!trained)
+    for (const Family* f : {&gpt2_family(), &llama_family(), &bert_family()})
+      if (f->matches(cfg)) family = f;
   if (!family)
     cfg.bad("model_type", "unsupported model type '" + cfg.get_string_or("model_type", "") +
                               "' (supported: gpt2, llama, bert)");
@@ -68,7 +76,7 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
   auto model = std::make_unique<Model>();
   model->dir_ = dir;
   ModelConfig& c = model->config_;
-  c.model_type = cfg.get_string_or("model_type", "");
+  if (!trained) c.model_type = cfg.get_string_or("model_type", "");
   family->parse_config(cfg, c);
   validate_config(cfg, c);
 

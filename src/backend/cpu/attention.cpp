@@ -47,9 +47,6 @@ void attention(const AttentionShape& s, const std::vector<AttentionArgs>& member
         const int valid = s.causal ? s.past + i0 + i + 1 : keys;
         softmax_row(scores.data() + int64_t(i) * nk, nk, valid);
       }
-      float* out = a.out + (int64_t(b) * s.tokens + i0) * a.out_stride + h * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, scores.data(), nk, v, a.kv_stride,
-                  0.0f, out, a.out_stride);
       if (a.probs && b == 0) {
         for (int i = 0; i < nq; ++i) {
           float* dst = a.probs + (int64_t(h) * s.tokens + i0 + i) * keys;
@@ -57,6 +54,12 @@ void attention(const AttentionShape& s, const std::vector<AttentionArgs>& member
           std::fill(dst + nk, dst + keys, 0.0f);
         }
       }
+      if (a.alpha)
+        for (int i = 0; i < nq; ++i)
+          shape_row(scores.data() + int64_t(i) * nk, s.past + i0 + i + 1, a.alpha[h], a.beta[h], a.gamma[h]);
+      float* out = a.out + (int64_t(b) * s.tokens + i0) * a.out_stride + h * hd;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, scores.data(), nk, v, a.kv_stride,
+                  0.0f, out, a.out_stride);
     }
   }
 }

@@ -14,7 +14,12 @@ struct AttentionArgs {
   int64_t kv_stride, kv_batch_stride;
   float* out;           // out + (b*tokens + t)*out_stride + h*hd
   int64_t out_stride;
-  float* probs = nullptr;  // optional [n_head, tokens, keys] for sequence 0 (inspection)
+  float* probs = nullptr;  // optional [n_head, tokens, keys] for sequence 0 (inspection): the softmax
+  // Shaped attention (causal only), per head h: A = alpha[h] I + beta[h] softmax - gamma[h] C with
+  // C the uniform causal attention (C_ij = 1/(i+1), j <= i). Null: plain softmax attention.
+  const float* alpha = nullptr;
+  const float* beta = nullptr;
+  const float* gamma = nullptr;
 };
 
 struct AttentionShape {

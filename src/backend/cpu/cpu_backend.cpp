@@ -1,6 +1,7 @@
 // The CPU backend: one transformer layer written once over the uniform weight layout
-// (pre- or post-norm, LayerNorm or RMSNorm, learned or rotary positions, GELU or SwiGLU),
-// run for all members of a plan step at once so a parallel group is batched work.
+// (pre- or post-norm, LayerNorm or RMSNorm, learned or rotary positions, GELU or SwiGLU,
+// sequential or parallel sub-blocks, plain or shaped attention, optional skips, gains and
+// norms), run for all members of a plan step at once so a parallel group is batched work.
 #include <omp.h>
 
 #include <algorithm>
@@ -138,8 +139,37 @@ class CpuBackend : public Backend {
     rope_table(cfg_, rope_positions_, rope_cos_, rope_sin_);
   }
 
+  // out[m] += gain_m * (in_m W_m^T + b_m) for every member, W = LayerWeights::*w; an empty W is
+  // the identity (n == k), an empty gain is 1. Without gains the product accumulates in place.
+  void add_branch(const std::vector<const LayerWeights*>& Ls, Param LayerWeights::*w, Param LayerWeights::*b,
+                  Param LayerWeights::*gain, int64_t R, int n, int k, const float* in, const std::vector<float*>& out) {
+    const int M = static_cast<int>(Ls.size());
+    bool need_tmp = false;
+    for (const LayerWeights* L : Ls) need_tmp |= (L->*w) && (L->*gain);
+    std::vector<float> tmp(need_tmp ? size_t(M) * R * n : 0);
+    std::vector<cpu::GemmArgs> batch;
+    for (int m = 0; m < M; ++m)
+      if (Ls[m]->*w) {
+        const bool direct = !(Ls[m]->*gain);
+        batch.push_back({in + m * R * k, (Ls[m]->*w).data, (Ls[m]->*b).data, direct ? out[m] : tmp.data() + m * R * n,
+                         0, 0, direct});
+      }
+    cpu::gemm_nt_batched(R, n, k, batch);
+    for (int m = 0; m < M; ++m) {
+      const Param& W = Ls[m]->*w;
+      if (W && !(Ls[m]->*gain)) continue;
+      const float* br = W ? tmp.data() + m * R * n : in + m * R * k;
+      const float g = (Ls[m]->*gain) ? (Ls[m]->*gain).data[0] : 1.0f;
+      float* o = out[m];
+      const int64_t count = R * n;
+#pragma omp parallel for if (count > 65536)
+      for (int64_t i = 0; i < count; ++i) o[i] += g * br[i];
+    }
+  }
+
   // Runs layers[m] on the same input x, writing member m's output to out[m] (out may alias x
-  // when there is one member). Every stage is issued for all members before the next.
+  // when there is one member). Every stage is issued for all members before the next. The block
+  // structure follows the switches of ModelConfig (see LayerWeights in model.h).
   void layers_forward(const std::vector<int>& layers, const std::vector<int>& slots, const CpuHidden& x,
                       const std::vector<float*>& out, CpuKvCache* kv, int step_index, int iteration) {
     const int M = static_cast<int>(layers.size());
@@ -147,19 +177,38 @@ class CpuBackend : public Backend {
     const int ff = cfg_.d_ff, up_rows = cfg_.up_rows();
     const int B = x.batch, T = x.tokens, pos0 = x.pos0;
     const int64_t R = x.rows();
-    const bool pre = !cfg_.post_norm;
-    auto L = [&](int m) -> const LayerWeights& { return w_.layers[layers[m]]; };
+    const bool pre = !cfg_.post_norm, par = cfg_.parallel_block;
+    std::vector<const LayerWeights*> Ls(M);
+    for (int m = 0; m < M; ++m) Ls[m] = &w_.layers[layers[m]];
+    auto L = [&](int m) -> const LayerWeights& { return *Ls[m]; };
 
-    // Attention input: the pre-norm, or x itself for post-norm blocks.
+    // Attention input: the first pre-norm when the layer has one, else x itself (post-norm
+    // blocks, norm-free sas/sasp layers).
     std::vector<float> h(pre ? size_t(M) * R * d : 0);
-    if (pre)
-      for (int m = 0; m < M; ++m) norm(x.data.data(), h.data() + m * R * d, R, L(m).ln1_w, L(m).ln1_b);
-    auto attn_in = [&](int m) { return pre ? h.data() + m * R * d : x.data.data(); };
+    std::vector<const float*> a_in(M, x.data.data());
+    for (int m = 0; m < M; ++m)
+      if (pre && L(m).ln1_w) {
+        norm(x.data.data(), h.data() + m * R * d, R, L(m).ln1_w, L(m).ln1_b);
+        a_in[m] = h.data() + m * R * d;
+      }
 
+    // q | k | v rows; an identity value is the attention input itself (plus layer 0's extra matrix).
     std::vector<float> qkv(size_t(M) * R * qkvd);
     std::vector<cpu::GemmArgs> batch;
-    for (int m = 0; m < M; ++m) batch.push_back({attn_in(m), L(m).qkv_w.data, L(m).qkv_b.data, qkv.data() + m * R * qkvd});
-    cpu::gemm_nt_batched(R, qkvd, d, batch);
+    for (int m = 0; m < M; ++m)
+      batch.push_back({a_in[m], L(m).qkv_w.data, L(m).qkv_b.data, qkv.data() + m * R * qkvd, 0, qkvd});
+    cpu::gemm_nt_batched(R, cfg_.qkv_rows(), d, batch);
+    if (cfg_.identity_value) {
+#pragma omp parallel for collapse(2) if (R * M > 16)
+      for (int m = 0; m < M; ++m)
+        for (int64_t r = 0; r < R; ++r)
+          std::memcpy(qkv.data() + (m * R + r) * qkvd + qd + kvd, a_in[m] + r * d, sizeof(float) * kvd);
+      batch.clear();
+      for (int m = 0; m < M; ++m)
+        if (L(m).v_extra_w)
+          batch.push_back({a_in[m], L(m).v_extra_w.data, nullptr, qkv.data() + m * R * qkvd + qd + kvd, 0, qkvd, true});
+      cpu::gemm_nt_batched(R, kvd, d, batch);
+    }
 
     if (cfg_.positions == Positions::Rope) {
       ensure_rope(pos0 + T);
@@ -189,6 +238,11 @@ class CpuBackend : public Backend {
       a.out = ctx.data() + m * R * qd;
       a.out_stride = qd;
       if (inspect) a.probs = probs.data() + size_t(m) * cfg_.n_head * T * (pos0 + T);
+      if (cfg_.shaped_attention) {
+        a.alpha = L(m).attn_alpha.data;
+        a.beta = L(m).attn_beta.data;
+        a.gamma = L(m).attn_gamma.data;
+      }
       if (kv) {
         if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
         float* kc = kv->k[slots[m]].data();
@@ -207,26 +261,40 @@ class CpuBackend : public Backend {
     }
     cpu::attention({B, T, kv ? pos0 : 0, cfg_.n_head, cfg_.n_kv_head, hd, cfg_.causal}, attn);
 
-    // Output projection accumulated onto the residual.
-    for (int m = 0; m < M; ++m)
-      if (out[m] != x.data.data()) std::memcpy(out[m], x.data.data(), sizeof(float) * R * d);
-    batch.clear();
-    for (int m = 0; m < M; ++m) batch.push_back({ctx.data() + m * R * qd, L(m).o_w.data, L(m).o_b.data, out[m], 0, 0, true});
-    cpu::gemm_nt_batched(R, d, qd, batch);
+    // out = [x] + g_a * (ctx W_o^T + b_o, or ctx): the attention residual (sequential) or the
+    // attention part of the block output (parallel; written after the MLP has read its input,
+    // since out may alias x).
+    auto attention_out = [&] {
+      for (int m = 0; m < M; ++m) {
+        if (!cfg_.attn_skip)
+          std::memset(out[m], 0, sizeof(float) * R * d);
+        else if (out[m] != x.data.data())
+          std::memcpy(out[m], x.data.data(), sizeof(float) * R * d);
+      }
+      add_branch(Ls, &LayerWeights::o_w, &LayerWeights::o_b, &LayerWeights::attn_gain, R, d, qd, ctx.data(), out);
+    };
+    if (!par) attention_out();
 
-    // MLP input: the second pre-norm, or (post-norm) LN1 of the attention residual in place.
+    // MLP input: sequential: LN2(h) or h; parallel: LN2(x) or the attention input; post-norm:
+    // LN1 of the attention residual, in place.
     std::vector<float> h2(pre ? size_t(M) * R * d : 0);
+    std::vector<const float*> mlp_in(M);
     for (int m = 0; m < M; ++m) {
-      if (pre)
-        norm(out[m], h2.data() + m * R * d, R, L(m).ln2_w, L(m).ln2_b);
-      else
+      if (!pre) {
         norm(out[m], out[m], R, L(m).ln1_w, L(m).ln1_b);
+        mlp_in[m] = out[m];
+      } else if (L(m).ln2_w) {
+        norm(par ? x.data.data() : out[m], h2.data() + m * R * d, R, L(m).ln2_w, L(m).ln2_b);
+        mlp_in[m] = h2.data() + m * R * d;
+      } else {
+        mlp_in[m] = par ? a_in[m] : out[m];
+      }
     }
-    auto mlp_in = [&](int m) { return pre ? h2.data() + m * R * d : out[m]; };
 
     std::vector<float> up(size_t(M) * R * up_rows);
     batch.clear();
-    for (int m = 0; m < M; ++m) batch.push_back({mlp_in(m), L(m).up_w.data, L(m).up_b.data, up.data() + m * R * up_rows});
+    for (int m = 0; m < M; ++m)
+      batch.push_back({mlp_in[m], L(m).up_w.data, L(m).up_b.data, up.data() + m * R * up_rows});
     cpu::gemm_nt_batched(R, up_rows, d, batch);
     std::vector<float> act_buf(cfg_.gated() ? size_t(M) * R * ff : 0);
     float* act = cfg_.gated() ? act_buf.data() : up.data();
@@ -235,9 +303,16 @@ class CpuBackend : public Backend {
     else
       activate(up.data(), up.size());
 
-    batch.clear();
-    for (int m = 0; m < M; ++m) batch.push_back({act + m * R * ff, L(m).down_w.data, L(m).down_b.data, out[m], 0, 0, true});
-    cpu::gemm_nt_batched(R, d, ff, batch);
+    if (par) attention_out();
+    // out = s_ff * out + b_ff * MLP (both 1 for standard blocks).
+    for (int m = 0; m < M; ++m)
+      if (L(m).mlp_skip_gain) {
+        const float g = L(m).mlp_skip_gain.data[0];
+        float* o = out[m];
+#pragma omp parallel for if (R * d > 65536)
+        for (int64_t i = 0; i < R * d; ++i) o[i] *= g;
+      }
+    add_branch(Ls, &LayerWeights::down_w, &LayerWeights::down_b, &LayerWeights::mlp_gain, R, d, ff, act, out);
     if (!pre)
       for (int m = 0; m < M; ++m) norm(out[m], out[m], R, L(m).ln2_w, L(m).ln2_b);
 

@@ -97,4 +97,10 @@ void rope_rotate(float* x, int heads, int hd, const float* cos, const float* sin
   }
 }
 
+void shape_row(float* x, int valid, float alpha, float beta, float gamma) {
+  const float c = gamma / static_cast<float>(valid);
+  for (int j = 0; j < valid; ++j) x[j] = beta * x[j] - c;
+  x[valid - 1] += alpha;
+}
+
 }  // namespace layerlab::cpu
