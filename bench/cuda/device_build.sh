@@ -4,7 +4,13 @@
 # nlohmann-json / gtest). The tarball is made here from `apt-get download` + `dpkg -x` of
 # libopenblas0-openmp libopenblas-openmp-dev libgfortran5 libquadmath0 nlohmann-json3-dev
 # libsentencepiece0 libsentencepiece-dev libprotobuf-lite32 libgtest-dev libicu72 libicu-dev
-# pkgconf-bin libpkgconf3, with static libraries (but gtest's) and docs removed.
+# pkgconf-bin libpkgconf3 libdnnl2 libdnnl-dev ocl-icd-libopencl1, with static libraries (but
+# gtest's), docs, OpenBLAS's liblapack/libblas copies removed, and libicudata.so.72.1 replaced by
+# a stub defining only icudt72_dat (the CUDA targets never tokenize; the real one is 30 MB).
+# Keep the carried total under the tool's 64 MiB: the tarball is about 16 MB, so carry at most
+# two of the three golden folders per call. To build exactly the committed tree (not others'
+# uncommitted work in the checkout), carry `git archive HEAD` as .device/src.tar and build there:
+#   mkdir -p /tmp/w && tar -C /tmp/w -xf .device/src.tar && ln -sfn $PWD/.device /tmp/w/.device && cd /tmp/w
 # Only the CUDA test and benchmark targets are built (the explainer server's cpp-httplib is
 # stubbed for configuration only). Usage, from the repo root: bash bench/cuda/device_build.sh [BUILD_DIR]
 set -e
