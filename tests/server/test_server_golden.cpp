@@ -9,10 +9,12 @@
 // float64 adds ~1e-5 relative. Checks use rounding + 1e-4 relative slack.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 
 #include "layerlab/safetensors.h"
 #include "server_fixture.h"
+#include "trained_blocks.h"
 
 namespace layerlab::testing {
 namespace {
@@ -177,6 +179,35 @@ TEST(ServerGolden, OtherFamiliesServe) {
     EXPECT_EQ(gc, 400);
     EXPECT_NE(g["error"].get<std::string>().find("not a decoder"), std::string::npos);
   }
+}
+
+// A model in `layerlab train`'s own format (sasp without norms: shaped attention, identity
+// value, no skips) serves too; it has no tokenizer files, so requests give token ids. Shaped
+// attention shows its softmax part (rows sum to 1); the logit lens's last step is the output.
+TEST(ServerGolden, TrainedSaspServes) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("layerlab_srv_sasp_" + std::to_string(::getpid()))).string();
+  train::Transformer<float> m(tiny_shape({train::BlockType::SASP, false}));
+  perturbed_init(m, 5);
+  write_layerlab_folder(m, dir);
+  {
+    ServerUnderTest srv(dir);
+    const std::vector<int> ids = {3, 14, 15, 92, 65, 35};
+    auto [code, j] = srv.post("/api/forward", json{{"ids", ids}, {"plan", "0,[1,2]x2"}});
+    ASSERT_EQ(code, 200) << j.dump();
+    ASSERT_EQ(j["steps"].size(), 2u);
+    const json& att = j["steps"][1]["applications"][0]["attention"];
+    ASSERT_EQ(att.size(), 4u);  // heads
+    for (const auto& head : att)
+      for (const auto& row : head) {
+        double sum = 0;
+        for (const auto& p : row) sum += p.get<double>();
+        EXPECT_NEAR(sum, 1.0, 1e-3);  // rounded to 4 decimals per entry
+      }
+    auto [gc, g] = srv.post("/api/generate", json{{"ids", ids}, {"max_tokens", 3}, {"temperature", 0}});
+    EXPECT_EQ(gc, 200) << g.dump();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
