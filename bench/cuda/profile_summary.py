@@ -13,7 +13,7 @@ tot, cnt = defaultdict(float), defaultdict(int)
 for r in csv.DictReader(lines):
     if r.get("Metric Name") != "gpu__time_duration.sum":
         continue
-    name = r["Kernel Name"].replace("(anonymous namespace)", "anon")
+    name = r["Kernel Name"].replace("(anonymous namespace)", "anon").replace("<unnamed>", "anon").replace("void ", "")
     short = name.split("(")[0].split("<")[0].split("::")[-1] if "cutlass" not in name and "gemm" not in name.lower() else name[:90]
     v = float(r["Metric Value"].replace(",", ""))
     unit = r["Metric Unit"]

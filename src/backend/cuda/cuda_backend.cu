@@ -143,6 +143,29 @@ __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return
 template <>
 __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half(x); }
 
+// Two adjacent elements as a float2 (one 8-byte or 4-byte access; the address must be aligned).
+template <class T>
+struct Pair;
+template <>
+struct Pair<float> {
+  static __device__ __forceinline__ float2 ld(const float* p) { return *reinterpret_cast<const float2*>(p); }
+  static __device__ __forceinline__ void st(float* p, float2 v) { *reinterpret_cast<float2*>(p) = v; }
+};
+template <>
+struct Pair<__nv_bfloat16> {
+  static __device__ __forceinline__ float2 ld(const __nv_bfloat16* p) {
+    return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+  }
+  static __device__ __forceinline__ void st(__nv_bfloat16* p, float2 v) {
+    *reinterpret_cast<__nv_bfloat162*>(p) = __float22bfloat162_rn(v);
+  }
+};
+template <>
+struct Pair<__half> {
+  static __device__ __forceinline__ float2 ld(const __half* p) { return __half22float2(*reinterpret_cast<const __half2*>(p)); }
+  static __device__ __forceinline__ void st(__half* p, float2 v) { *reinterpret_cast<__half2*>(p) = __float22half2_rn(v); }
+};
+
 size_t elem_size(CudaDType t) { return (t == CudaDType::BF16 || t == CudaDType::F16) ? 2 : 4; }
 cudaDataType_t cuda_type(CudaDType t) {
   return t == CudaDType::BF16 ? CUDA_R_16BF : t == CudaDType::F16 ? CUDA_R_16F : CUDA_R_32F;
@@ -227,6 +250,60 @@ __global__ void norm_kernel(const float* x, TO* y, int n, const float* __restric
   }
 }
 
+// The same for rows with n % 4 == 0 and n <= 4 * kNormVec * blockDim.x: one float4 pass over
+// the row into registers, statistics from there, paired stores of the output type.
+constexpr int kNormVec = 8;
+template <class TO>
+__global__ void norm4_kernel(const float* x, TO* y, int n, const float* __restrict__ w, const float* __restrict__ b,
+                             float eps, bool rms) {
+  __shared__ float red[32];
+  const int64_t r = blockIdx.x;
+  const float4* xr = reinterpret_cast<const float4*>(x + r * n);
+  TO* yr = y + r * n;
+  const int n4 = n / 4;
+  float4 v[kNormVec];
+  float s = 0;
+#pragma unroll
+  for (int k = 0; k < kNormVec; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i < n4) {
+      v[k] = xr[i];
+      s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
+    }
+  }
+  float mean = 0;
+  if (!rms) mean = block_sum(s, red) / n;
+  float ss = 0;
+#pragma unroll
+  for (int k = 0; k < kNormVec; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i < n4) {
+      const float a = v[k].x - mean, bb = v[k].y - mean, c = v[k].z - mean, d = v[k].w - mean;
+      ss += (a * a + bb * bb) + (c * c + d * d);
+    }
+  }
+  const float var = block_sum(ss, red) / n;
+  const float inv = 1.0f / sqrtf(var + eps);
+  __syncthreads();  // every thread has read x before any writes (y may alias x)
+#pragma unroll
+  for (int k = 0; k < kNormVec; ++k) {
+    const int i = threadIdx.x + k * blockDim.x;
+    if (i < n4) {
+      const float4 w4 = reinterpret_cast<const float4*>(w)[i];
+      float4 o;
+      if (rms) {
+        o = make_float4((v[k].x * inv) * w4.x, (v[k].y * inv) * w4.y, (v[k].z * inv) * w4.z, (v[k].w * inv) * w4.w);
+      } else {
+        const float4 b4 = b ? reinterpret_cast<const float4*>(b)[i] : make_float4(0, 0, 0, 0);
+        o = make_float4((v[k].x - mean) * inv * w4.x + b4.x, (v[k].y - mean) * inv * w4.y + b4.y,
+                        (v[k].z - mean) * inv * w4.z + b4.z, (v[k].w - mean) * inv * w4.w + b4.w);
+      }
+      Pair<TO>::st(yr + 4 * i, make_float2(o.x, o.y));
+      Pair<TO>::st(yr + 4 * i + 2, make_float2(o.z, o.w));
+    }
+  }
+}
+
 // HF rotate-half RoPE on the query and key heads of rows of the qkv buffer (float32 math).
 // One block per row (grid-stride over rows): no 64-bit index division per element.
 template <class T>
@@ -246,6 +323,28 @@ __global__ void rope_kernel(T* qkv, int64_t rows, int tokens, int pos0, int qkvd
       const float a = to_f(v[i]), bb = to_f(v[i + half]);
       v[i] = from_f<T>(a * c - bb * s);
       v[i + half] = from_f<T>(bb * c + a * s);
+    }
+  }
+}
+
+// The same with two adjacent rotation indices per thread (half % 2 == 0).
+template <class T>
+__global__ void rope2_kernel(T* qkv, int64_t rows, int tokens, int pos0, int qkvd, int n_head, int n_kv, int hd,
+                             const float* __restrict__ cos_t, const float* __restrict__ sin_t) {
+  const int half = hd / 2, hp = half / 2;
+  const int units = (n_head + n_kv) * hp;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const int pos = pos0 + static_cast<int>(r % tokens);
+    const float* cr = cos_t + int64_t(pos) * half;
+    const float* sr = sin_t + int64_t(pos) * half;
+    T* row = qkv + r * qkvd;
+    for (int u = threadIdx.x; u < units; u += blockDim.x) {
+      const int h = u / hp, i = 2 * (u - h * hp);
+      T* v = row + h * hd;
+      const float2 c = *reinterpret_cast<const float2*>(cr + i), s = *reinterpret_cast<const float2*>(sr + i);
+      const float2 a = Pair<T>::ld(v + i), bb = Pair<T>::ld(v + i + half);
+      Pair<T>::st(v + i, make_float2(a.x * c.x - bb.x * s.x, a.y * c.y - bb.y * s.y));
+      Pair<T>::st(v + i + half, make_float2(bb.x * c.x + a.x * s.x, bb.y * c.y + a.y * s.y));
     }
   }
 }
@@ -281,6 +380,20 @@ __global__ void swiglu_kernel(const TI* __restrict__ g, T* __restrict__ y, int64
     for (int c = threadIdx.x; c < ff; c += blockDim.x) {
       const float a = to_f(gr[c]), u = to_f(gr[ff + c]);
       yr[c] = from_f<T>(a / (1.0f + __expf(-a)) * u);
+    }
+  }
+}
+
+// The same with pairs of columns (ff % 2 == 0).
+template <class T>
+__global__ void swiglu2_kernel(const T* __restrict__ g, T* __restrict__ y, int64_t rows, int ff) {
+  const int f2 = ff / 2;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* gr = g + r * 2 * ff;
+    T* yr = y + r * ff;
+    for (int c = threadIdx.x; c < f2; c += blockDim.x) {
+      const float2 a = Pair<T>::ld(gr + 2 * c), u = Pair<T>::ld(gr + ff + 2 * c);
+      Pair<T>::st(yr + 2 * c, make_float2(a.x / (1.0f + __expf(-a.x)) * u.x, a.y / (1.0f + __expf(-a.y)) * u.y));
     }
   }
 }
@@ -721,8 +834,12 @@ class CudaBackend : public Backend {
 
   // ------------------------------------------------------------ building blocks
 
+  bool norm_vec_ok() const { return cfg_.d_model % 4 == 0 && cfg_.d_model <= 4 * kNormVec * 256; }
   void norm_rows(const float* x, float* y, int64_t rows, const float* w, const float* b, bool rms) {
-    norm_kernel<float><<<rows, 256>>>(x, y, cfg_.d_model, w, b, cfg_.norm_eps, rms);
+    if (norm_vec_ok())
+      norm4_kernel<float><<<rows, 256>>>(x, y, cfg_.d_model, w, b, cfg_.norm_eps, rms);
+    else
+      norm_kernel<float><<<rows, 256>>>(x, y, cfg_.d_model, w, b, cfg_.norm_eps, rms);
     CK_LAUNCH("norm_kernel");
   }
   // Norm into the GEMM input type.
@@ -730,7 +847,10 @@ class CudaBackend : public Backend {
     const bool rms = cfg_.norm == NormKind::RMSNorm;
     dispatch(dt_, [&](auto tag) {
       using T = decltype(tag);
-      norm_kernel<T><<<rows, 256>>>(x, static_cast<T*>(y), cfg_.d_model, w, b, cfg_.norm_eps, rms);
+      if (norm_vec_ok())
+        norm4_kernel<T><<<rows, 256>>>(x, static_cast<T*>(y), cfg_.d_model, w, b, cfg_.norm_eps, rms);
+      else
+        norm_kernel<T><<<rows, 256>>>(x, static_cast<T*>(y), cfg_.d_model, w, b, cfg_.norm_eps, rms);
     });
     CK_LAUNCH("norm_kernel");
   }
@@ -906,8 +1026,8 @@ class CudaBackend : public Backend {
           }
         if (cfg_.positions == Positions::Rope) {
           ensure_rope(pos0 + T);
-          rope_kernel<T2><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
-                                                           cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
+          rope2_kernel<T2><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
+                                                            cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
           CK_LAUNCH("rope_kernel");
         }
       });
@@ -1039,7 +1159,10 @@ class CudaBackend : public Backend {
         }
       const int64_t rows = int64_t(M) * R;
       if (cfg_.gated())
-        swiglu_kernel<T2, T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act_.as<T2>(), rows, ff);
+        if (ff % 2 == 0)
+          swiglu2_kernel<T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act_.as<T2>(), rows, ff);
+        else
+          swiglu_kernel<T2, T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act_.as<T2>(), rows, ff);
       else
         act_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act_.as<T2>(), rows * ff,
                                                                cfg_.act == Activation::GeluErf);
