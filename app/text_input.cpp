@@ -1,8 +1,8 @@
 #include "text_input.h"
 
-#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "layerlab/documents.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "model_args.h"
@@ -30,29 +30,6 @@ std::vector<int32_t> encode(const Model& model, const std::string& text, bool ad
   return tok.encode(text, opt);
 }
 
-std::vector<std::string> read_texts(const std::string& path, int limit) {
-  const std::string content = read_text_file(path);
-  std::vector<std::string> texts;
-  const bool jsonl = path.size() > 6 && path.substr(path.size() - 6) == ".jsonl";
-  if (!jsonl) return {content};
-  std::istringstream in(content);
-  std::string line;
-  int lineno = 0;
-  while (std::getline(in, line) && (limit <= 0 || static_cast<int>(texts.size()) < limit)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail(path + ":" + std::to_string(lineno), std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-      fail(path + ":" + std::to_string(lineno), "expected an object with a string field 'text'");
-    texts.push_back(j["text"].get<std::string>());
-  }
-  return texts;
-}
 
 }  // namespace
 
@@ -76,7 +53,7 @@ std::vector<std::vector<int32_t>> sequences_from_files(const Args& args, const M
     while (std::getline(in, line) && (limit <= 0 || static_cast<int>(docs.size()) < limit))
       if (line.find_first_not_of(" \t\r") != std::string::npos) docs.push_back(parse_ids(line));
   } else if (args.has("text-file")) {
-    for (const auto& t : read_texts(args.get("text-file"), limit)) docs.push_back(encode(model, t, true));
+    for (const auto& t : read_text_documents(args.get("text-file"), limit)) docs.push_back(encode(model, t, true));
   } else {
     fail("--text-file", "give --text-file F (text or .jsonl) or --ids-file F");
   }

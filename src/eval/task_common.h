@@ -35,7 +35,4 @@ std::unique_ptr<Task> make_mlm_task(const std::string& path, const TextCodec& co
 std::unique_ptr<Task> make_gsm8k_task(const std::string& path, const TextCodec& codec, const ModelConfig& cfg,
                                       const TaskOptions& opts);
 
-// Documents of a text-type task: a .jsonl file's "text" fields, or the whole file as one.
-std::vector<std::string> read_documents(const std::string& path);
-
 }  // namespace layerlab::evalimpl

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 
+#include "layerlab/documents.h"
 #include "layerlab/error.h"
 #include "task_common.h"
 
@@ -21,7 +22,7 @@ class MlmTask : public Task {
     if (codec.mask_id < 0 || codec.cls_id < 0 || codec.sep_id < 0)
       fail("mlm", "the tokenizer has no [MASK]/[CLS]/[SEP] tokens");
     if (!(opts.mask_rate > 0 && opts.mask_rate <= 1)) fail("--mask-rate", "must be in (0, 1]");
-    std::vector<std::string> docs = read_documents(path);
+    std::vector<std::string> docs = read_text_documents(path);
     const int body = context_length(cfg, opts.window) - 2;
     if (body < 1) fail("--window", "too small for [CLS] x [SEP]");
     uint64_t window_index = 0;

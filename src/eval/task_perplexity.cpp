@@ -7,6 +7,7 @@
 // "perplexity of fixed-length models" recipe). stride = window is lm-eval's rolling windows.
 #include <cmath>
 
+#include "layerlab/documents.h"
 #include "layerlab/error.h"
 #include "task_common.h"
 
@@ -18,7 +19,7 @@ class PerplexityTask : public Task {
  public:
   PerplexityTask(const std::string& path, const TextCodec& codec, const ModelConfig& cfg, const TaskOptions& opts)
       : opts_(opts) {
-    std::vector<std::string> docs = read_documents(path);
+    std::vector<std::string> docs = read_text_documents(path);
     if (opts.limit > 0 && static_cast<size_t>(opts.limit) < docs.size()) docs.resize(static_cast<size_t>(opts.limit));
     const int window = context_length(cfg, opts.window);
     const int stride = opts.stride > 0 ? opts.stride : window;

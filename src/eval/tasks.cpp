@@ -59,16 +59,5 @@ void for_chunks(size_t n, size_t chunk, const std::function<void(size_t, size_t)
 
 Metric mean_metric(const std::string& name, const std::vector<double>& xs) { return {name, mean_of(xs), mean_stderr(xs)}; }
 
-std::vector<std::string> read_documents(const std::string& path) {
-  std::vector<std::string> docs;
-  if (path.size() >= 6 && path.substr(path.size() - 6) == ".jsonl") {
-    const auto recs = evaltext::read_jsonl(path);
-    for (const auto& r : recs) docs.push_back(evaltext::str_field(r.value, "text", r.where));
-  } else {
-    docs.push_back(read_text_file(path));
-  }
-  return docs;
-}
-
 }  // namespace evalimpl
 }  // namespace layerlab

@@ -1,0 +1,44 @@
+#include "layerlab/documents.h"
+
+#include <nlohmann/json.hpp>
+
+#include "layerlab/error.h"
+#include "layerlab/fs.h"
+
+namespace layerlab {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+std::vector<std::string> read_text_documents(const std::string& path, int limit) {
+  const std::string content = read_text_file(path);
+  if (!ends_with(path, ".jsonl") && !ends_with(path, ".json")) return {content};
+  std::vector<std::string> docs;
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < content.size() && (limit <= 0 || static_cast<int>(docs.size()) < limit)) {
+    size_t end = content.find('\n', pos);
+    if (end == std::string::npos) end = content.size();
+    ++line_no;
+    const std::string line = content.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      fail(where, std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+      fail(where, "expected a JSON object with a string field 'text'");
+    docs.push_back(j["text"].get<std::string>());
+  }
+  if (docs.empty()) fail(path, "no records (expected JSON lines with a string field 'text')");
+  return docs;
+}
+
+}  // namespace layerlab
