@@ -1,11 +1,10 @@
 #include "attention.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "gemm.h"
 #include "kernels.h"
 
 namespace layerlab::cpu {
@@ -41,8 +40,7 @@ void attention(const AttentionShape& s, const std::vector<AttentionArgs>& member
       const float* q = a.q + (int64_t(b) * s.tokens + i0) * a.q_stride + h * hd;
       const float* k = a.k + b * a.kv_batch_stride + g * hd;
       const float* v = a.v + b * a.kv_batch_stride + g * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, scale, q, a.q_stride, k, a.kv_stride,
-                  0.0f, scores.data(), nk);
+      sgemm(false, true, nq, nk, hd, scale, q, a.q_stride, k, a.kv_stride, 0.0f, scores.data(), nk);
       for (int i = 0; i < nq; ++i) {
         const int valid = s.causal ? s.past + i0 + i + 1 : keys;
         softmax_row(scores.data() + int64_t(i) * nk, nk, valid);
@@ -58,8 +56,7 @@ void attention(const AttentionShape& s, const std::vector<AttentionArgs>& member
         for (int i = 0; i < nq; ++i)
           shape_row(scores.data() + int64_t(i) * nk, s.past + i0 + i + 1, a.alpha[h], a.beta[h], a.gamma[h]);
       float* out = a.out + (int64_t(b) * s.tokens + i0) * a.out_stride + h * hd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, scores.data(), nk, v, a.kv_stride,
-                  0.0f, out, a.out_stride);
+      sgemm(false, false, nq, hd, nk, 1.0f, scores.data(), nk, v, a.kv_stride, 0.0f, out, a.out_stride);
     }
   }
 }
