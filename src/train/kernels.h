@@ -1,6 +1,7 @@
 #pragma once
 // Forward and backward kernels for training, templated on float/double (llm.c style: plain
-// loops over rows, OpenBLAS for the matrix products). Every reduction into a parameter
+// loops over rows; float products through the CPU backend's oneDNN sgemm, double through
+// OpenBLAS, which the float64 gradient check alone uses). Every reduction into a parameter
 // gradient runs in a fixed order, so a run is bit-for-bit repeatable for a fixed thread count.
 #include <cblas.h>
 
@@ -9,13 +10,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/cpu/gemm.h"
+
 namespace layerlab::train::k {
 
 // C[M,N] = alpha * op(A) op(B) + beta * C, row-major.
 inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                  float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-              ldb, beta, C, ldc);
+  cpu::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 inline void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda, const double* B,
                  int ldb, double beta, double* C, int ldc) {

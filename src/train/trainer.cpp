@@ -1,6 +1,5 @@
 // The training loop: random windows, AdamW with warm-up + cosine, clipping, validation,
 // logs (CSV + JSON), checkpoints that resume bit-for-bit, and the final export.
-#include <cblas.h>
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
