@@ -2,10 +2,12 @@
 // written once over the uniform weight layout, run for all members of a plan step at once
 // (a parallel group's matrix products are one batched cuBLAS call per stage).
 //
-// Precision: the residual stream, norms, RoPE, softmax, the KV cache and every GEMM
-// accumulator are float32. Weights (and the inputs of the matrix products) are float32
-// (dtype f32: TF32 off; tf32: TF32 tensor cores) or bf16 / f16. Norm weights, biases and
-// embeddings stay float32.
+// Precision: the residual stream, the arithmetic of norms, RoPE and softmax, the KV cache and
+// every GEMM accumulator are float32. Weights (and the inputs of the matrix products) are
+// float32 (dtype f32: TF32 off; tf32: TF32 tensor cores) or bf16 / f16. Norm weights, biases
+// and embeddings stay float32. In bf16 / f16, prefill attention with head_dim 64 / 128 runs
+// the flash kernel (flash_attention.cu) on Q/K/V stored in the dtype, as a bf16 framework
+// does; other cases keep float32 Q/K/V and the GEMM attention.
 //
 // Every CUDA and cuBLAS call is checked; failures become layerlab::Error naming the call
 // (and the size, for allocations).
