@@ -40,14 +40,16 @@ std::vector<float> Runner::target_logprobs(const Hidden& normed, const std::vect
   const int64_t rows = normed.rows();
   std::vector<float> out(rows, 0.0f);
   const int64_t chunk = std::max<int64_t>(1, (64ll << 20) / (int64_t(vocab) * 4));  // ~64 MB of logits
-  std::vector<float> logits;
+  std::vector<float>& logits = logits_chunk_;
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t n = std::min(chunk, rows - r0);
     bool any = false;
     for (int64_t r = r0; r < r0 + n; ++r) any |= targets[r] >= 0;
     if (!any) continue;
-    logits.resize(size_t(n) * vocab);
+    if (logits.size() < size_t(n) * vocab) logits.resize(size_t(n) * vocab);
     backend_.logits(normed, r0, n, logits.data());
+    // Rows are independent: one log-softmax each, in double, spread over the threads.
+#pragma omp parallel for schedule(static) if (n > 1)
     for (int64_t i = 0; i < n; ++i) {
       const int32_t t = targets[r0 + i];
       if (t < 0) continue;
