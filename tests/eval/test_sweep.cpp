@@ -94,21 +94,28 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
   const auto reference = by_key(ref);
   ASSERT_EQ(reference.size(), 45u);  // 3 tasks x (full + 2 N x (6 variants + 1 extra shuffle seed))
 
-  // 6 groups ((task, N) pairs). Each round is killed at a random moment within about the
-  // next 1.5 groups of work after start-up, so kills land mid-evaluation, mid-append or
-  // between appends; if rounds stop making progress (the machine got slower) the window grows.
+  // 6 groups ((task, N) pairs). Kills are placed by the sweep's own progress, so they land the
+  // same way on a fast or a slow machine: every fourth round dies at a random moment of start-up
+  // (before any work); the others once the round has appended a result, then at a random moment
+  // within the next 1.5 groups of work: mid-evaluation, mid-append or between appends.
   const double group_ms = std::max(1.0, (full_ms - startup_ms) / 6);
   std::mt19937 rng(20240709);  // fixed, so the test repeats
   std::uniform_real_distribution<double> when(0.0, 1.5);
   auto lines = [&] { return file_exists(killed) ? read_sweep_results(killed).size() : size_t(0); };
   int kills = 0, rounds = 0;
-  double scale = 1.0;
   for (bool finished = false; !finished && rounds < 60; ++rounds) {
     const size_t before = lines();
     const pid_t pid = spawn(sweep_args(killed));
-    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(scale * (startup_ms + when(rng) * group_ms)));
     int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
+    bool exited = false;
+    if (rounds % 4 == 3) {
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(when(rng) / 1.5 * startup_ms));
+    } else {
+      while (lines() == before && !(exited = waitpid(pid, &status, WNOHANG) == pid))
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (!exited) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(when(rng) * group_ms));
+    }
+    if (exited || waitpid(pid, &status, WNOHANG) == pid) {
       ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
       finished = true;
       break;
@@ -117,7 +124,6 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
     waitpid(pid, &status, 0);
     if (WIFSIGNALED(status)) ++kills;
     if (WIFEXITED(status)) finished = WEXITSTATUS(status) == 0;
-    scale = lines() == before ? scale * 1.3 : 1.0;
   }
   if (rounds >= 60) ASSERT_EQ(run_to_end(sweep_args(killed)), 0);
   std::printf("killed %d times in %d rounds\n", kills, rounds);
