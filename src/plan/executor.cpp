@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "layerlab/error.h"
+#include "layerlab/large_buffer.h"
 #include "layerlab/runner.h"
 
 namespace layerlab {
@@ -46,7 +47,7 @@ std::vector<float> Runner::target_logprobs(const Hidden& normed, const std::vect
     bool any = false;
     for (int64_t r = r0; r < r0 + n; ++r) any |= targets[r] >= 0;
     if (!any) continue;
-    if (logits.size() < size_t(n) * vocab) logits.resize(size_t(n) * vocab);
+    if (logits.size() < size_t(n) * vocab) resize_large(logits, size_t(n) * vocab);
     backend_.logits(normed, r0, n, logits.data());
     // Rows are independent: one log-softmax each, in double, spread over the threads.
 #pragma omp parallel for schedule(static) if (n > 1)
@@ -72,7 +73,7 @@ ForwardResult Runner::finish(const Plan& plan, std::unique_ptr<Hidden> x, size_t
   res.final_norm = normed->to_host();
   const int vocab = model_.config().vocab;
   if (req.all_logits) {
-    res.logits.resize(size_t(normed->rows()) * vocab);
+    resize_large(res.logits, size_t(normed->rows()) * vocab);
     backend_.logits(*normed, 0, normed->rows(), res.logits.data());
   }
   if (req.logprobs_next) {
