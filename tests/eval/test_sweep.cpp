@@ -125,7 +125,9 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
     if (WIFSIGNALED(status)) ++kills;
     if (WIFEXITED(status)) finished = WEXITSTATUS(status) == 0;
   }
-  if (rounds >= 60) ASSERT_EQ(run_to_end(sweep_args(killed)), 0);
+  if (rounds >= 60) {
+    ASSERT_EQ(run_to_end(sweep_args(killed)), 0);
+  }
   std::printf("killed %d times in %d rounds\n", kills, rounds);
   EXPECT_GE(kills, 3);
   EXPECT_EQ(by_key(killed), reference);
