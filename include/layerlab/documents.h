@@ -1,9 +1,17 @@
 #pragma once
-// Text documents from a file, as every command that reads free text takes them.
+// Text documents and JSON-lines records from files, as every command that reads data takes them.
+#include <functional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace layerlab {
+
+// Calls fn(record, "path:line") for each non-blank line of a JSON-lines file, in order, until fn
+// returns false. Errors name path:line for a line that is not valid JSON or not an object.
+void for_each_jsonl_record(const std::string& path,
+                           const std::function<bool(const nlohmann::json&, const std::string&)>& fn);
 
 // A JSON-lines file (.jsonl or .json) gives the string field "text" of each record, blank lines
 // skipped; any other file is one document. limit > 0 stops after that many documents. Errors

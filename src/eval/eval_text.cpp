@@ -7,33 +7,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layerlab/documents.h"
 #include "layerlab/error.h"
-#include "layerlab/fs.h"
 
 namespace layerlab::evaltext {
 
 using nlohmann::json;
 
 std::vector<Record> read_jsonl(const std::string& path) {
-  const std::string text = read_text_file(path);
   std::vector<Record> out;
-  size_t pos = 0;
-  int line_no = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    ++line_no;
-    const std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
-    try {
-      out.push_back({json::parse(line), where});
-    } catch (const json::parse_error& e) {
-      fail(where, std::string("not valid JSON: ") + e.what());
-    }
-    if (!out.back().value.is_object()) fail(where, "a record must be a JSON object");
-  }
+  for_each_jsonl_record(path, [&](const json& j, const std::string& where) {
+    out.push_back({j, where});
+    return true;
+  });
   if (out.empty()) fail(path, "no records (expected JSON lines)");
   return out;
 }

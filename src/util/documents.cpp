@@ -1,7 +1,5 @@
 #include "layerlab/documents.h"
 
-#include <nlohmann/json.hpp>
-
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 
@@ -13,13 +11,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 }  // namespace
 
-std::vector<std::string> read_text_documents(const std::string& path, int limit) {
+void for_each_jsonl_record(const std::string& path,
+                           const std::function<bool(const nlohmann::json&, const std::string&)>& fn) {
   const std::string content = read_text_file(path);
-  if (!ends_with(path, ".jsonl") && !ends_with(path, ".json")) return {content};
-  std::vector<std::string> docs;
   size_t pos = 0;
   int line_no = 0;
-  while (pos < content.size() && (limit <= 0 || static_cast<int>(docs.size()) < limit)) {
+  while (pos < content.size()) {
     size_t end = content.find('\n', pos);
     if (end == std::string::npos) end = content.size();
     ++line_no;
@@ -33,10 +30,19 @@ std::vector<std::string> read_text_documents(const std::string& path, int limit)
     } catch (const nlohmann::json::exception& e) {
       fail(where, std::string("not valid JSON: ") + e.what());
     }
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
-      fail(where, "expected a JSON object with a string field 'text'");
-    docs.push_back(j["text"].get<std::string>());
+    if (!j.is_object()) fail(where, "a record must be a JSON object");
+    if (!fn(j, where)) return;
   }
+}
+
+std::vector<std::string> read_text_documents(const std::string& path, int limit) {
+  if (!ends_with(path, ".jsonl") && !ends_with(path, ".json")) return {read_text_file(path)};
+  std::vector<std::string> docs;
+  for_each_jsonl_record(path, [&](const nlohmann::json& j, const std::string& where) {
+    if (!j.contains("text") || !j["text"].is_string()) fail(where, "expected a JSON object with a string field 'text'");
+    docs.push_back(j["text"].get<std::string>());
+    return limit <= 0 || static_cast<int>(docs.size()) < limit;
+  });
   if (docs.empty()) fail(path, "no records (expected JSON lines with a string field 'text')");
   return docs;
 }
