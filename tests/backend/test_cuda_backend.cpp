@@ -29,6 +29,22 @@
 namespace layerlab::testing {
 namespace {
 
+// Float32 tensors of normal random values (mean + std * N(0, 1)), in the order they are added,
+// from one seeded generator: a checkpoint that is the same on every run.
+struct RandomTensors {
+  explicit RandomTensors(unsigned seed) : rng(seed) {}
+  void add(const std::string& name, std::vector<int64_t> shape, float mean, float std) {
+    int64_t n = 1;
+    for (auto s : shape) n *= s;
+    std::vector<float> v(n);
+    for (auto& x : v) x = mean + std * nd(rng);
+    tensors.push_back({name, std::move(shape), std::move(v), {}, DType::F32});
+  }
+  std::mt19937 rng;
+  std::normal_distribution<float> nd{0.0f, 1.0f};
+  std::vector<OutTensor> tensors;
+};
+
 #define SKIP_WITHOUT_GPU() \
   if (!cuda_available()) GTEST_SKIP() << "no CUDA GPU visible (or built without CUDA)"
 
@@ -111,29 +127,20 @@ std::string write_gpt2_124m(const std::string& dir) {
                         {"n_inner", nullptr},        {"scale_attn_weights", true},
                         {"dtype", "float32"}};
   std::ofstream(dir + "/config.json") << cfg.dump(2);
-  std::mt19937 rng(1234);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<OutTensor> ts;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float std) {
-    int64_t n = 1;
-    for (auto s : shape) n *= s;
-    std::vector<float> v(n);
-    for (auto& x : v) x = mean + std * nd(rng);
-    ts.push_back({name, shape, std::move(v), {}, DType::F32});
-  };
-  add("transformer.wte.weight", {V, d}, 0, 0.02f);
-  add("transformer.wpe.weight", {P, d}, 0, 0.01f);
+  RandomTensors w(1234);
+  w.add("transformer.wte.weight", {V, d}, 0, 0.02f);
+  w.add("transformer.wpe.weight", {P, d}, 0, 0.01f);
   for (int l = 0; l < L; ++l) {
     const std::string p = "transformer.h." + std::to_string(l) + ".";
-    add(p + "ln_1.weight", {d}, 1, 0.1f), add(p + "ln_1.bias", {d}, 0, 0.02f);
-    add(p + "attn.c_attn.weight", {d, 3 * d}, 0, 0.02f), add(p + "attn.c_attn.bias", {3 * d}, 0, 0.02f);
-    add(p + "attn.c_proj.weight", {d, d}, 0, 0.02f), add(p + "attn.c_proj.bias", {d}, 0, 0.02f);
-    add(p + "ln_2.weight", {d}, 1, 0.1f), add(p + "ln_2.bias", {d}, 0, 0.02f);
-    add(p + "mlp.c_fc.weight", {d, ff}, 0, 0.02f), add(p + "mlp.c_fc.bias", {ff}, 0, 0.02f);
-    add(p + "mlp.c_proj.weight", {ff, d}, 0, 0.02f), add(p + "mlp.c_proj.bias", {d}, 0, 0.02f);
+    w.add(p + "ln_1.weight", {d}, 1, 0.1f), w.add(p + "ln_1.bias", {d}, 0, 0.02f);
+    w.add(p + "attn.c_attn.weight", {d, 3 * d}, 0, 0.02f), w.add(p + "attn.c_attn.bias", {3 * d}, 0, 0.02f);
+    w.add(p + "attn.c_proj.weight", {d, d}, 0, 0.02f), w.add(p + "attn.c_proj.bias", {d}, 0, 0.02f);
+    w.add(p + "ln_2.weight", {d}, 1, 0.1f), w.add(p + "ln_2.bias", {d}, 0, 0.02f);
+    w.add(p + "mlp.c_fc.weight", {d, ff}, 0, 0.02f), w.add(p + "mlp.c_fc.bias", {ff}, 0, 0.02f);
+    w.add(p + "mlp.c_proj.weight", {ff, d}, 0, 0.02f), w.add(p + "mlp.c_proj.bias", {d}, 0, 0.02f);
   }
-  add("transformer.ln_f.weight", {d}, 1, 0.1f), add("transformer.ln_f.bias", {d}, 0, 0.02f);
-  write_safetensors(dir + "/model.safetensors", ts);
+  w.add("transformer.ln_f.weight", {d}, 1, 0.1f), w.add("transformer.ln_f.bias", {d}, 0, 0.02f);
+  write_safetensors(dir + "/model.safetensors", w.tensors);
   return dir;
 }
 
@@ -273,32 +280,23 @@ std::string write_llama_small(const std::string& dir) {
                         {"tie_word_embeddings", false}, {"hidden_act", "silu"},
                         {"dtype", "float32"}};
   std::ofstream(dir + "/config.json") << cfg.dump(2);
-  std::mt19937 rng(99);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<OutTensor> ts;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, float mean, float std) {
-    int64_t n = 1;
-    for (auto s : shape) n *= s;
-    std::vector<float> v(n);
-    for (auto& x : v) x = mean + std * nd(rng);
-    ts.push_back({name, shape, std::move(v), {}, DType::F32});
-  };
-  add("model.embed_tokens.weight", {V, d}, 0, 1.0f);
+  RandomTensors w(99);
+  w.add("model.embed_tokens.weight", {V, d}, 0, 1.0f);
   for (int l = 0; l < L; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    add(p + "input_layernorm.weight", {d}, 1, 0.1f);
-    add(p + "self_attn.q_proj.weight", {H * hd, d}, 0, 0.08f);
-    add(p + "self_attn.k_proj.weight", {Hkv * hd, d}, 0, 0.08f);
-    add(p + "self_attn.v_proj.weight", {Hkv * hd, d}, 0, 0.05f);
-    add(p + "self_attn.o_proj.weight", {d, H * hd}, 0, 0.05f);
-    add(p + "post_attention_layernorm.weight", {d}, 1, 0.1f);
-    add(p + "mlp.gate_proj.weight", {ff, d}, 0, 0.05f);
-    add(p + "mlp.up_proj.weight", {ff, d}, 0, 0.05f);
-    add(p + "mlp.down_proj.weight", {d, ff}, 0, 0.05f);
+    w.add(p + "input_layernorm.weight", {d}, 1, 0.1f);
+    w.add(p + "self_attn.q_proj.weight", {H * hd, d}, 0, 0.08f);
+    w.add(p + "self_attn.k_proj.weight", {Hkv * hd, d}, 0, 0.08f);
+    w.add(p + "self_attn.v_proj.weight", {Hkv * hd, d}, 0, 0.05f);
+    w.add(p + "self_attn.o_proj.weight", {d, H * hd}, 0, 0.05f);
+    w.add(p + "post_attention_layernorm.weight", {d}, 1, 0.1f);
+    w.add(p + "mlp.gate_proj.weight", {ff, d}, 0, 0.05f);
+    w.add(p + "mlp.up_proj.weight", {ff, d}, 0, 0.05f);
+    w.add(p + "mlp.down_proj.weight", {d, ff}, 0, 0.05f);
   }
-  add("model.norm.weight", {d}, 1, 0.1f);
-  add("lm_head.weight", {V, d}, 0, 0.05f);
-  write_safetensors(dir + "/model.safetensors", ts);
+  w.add("model.norm.weight", {d}, 1, 0.1f);
+  w.add("lm_head.weight", {V, d}, 0, 0.05f);
+  write_safetensors(dir + "/model.safetensors", w.tensors);
   return dir;
 }
 
