@@ -29,6 +29,8 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& va
           value = argv[++i];
         }
         values_[name] = value;
+      } else if (name == "help") {
+        throw HelpRequested{value_options, flags};
       } else {
         fail("--" + name, "unknown option");
       }

@@ -8,9 +8,15 @@
 
 namespace layerlab::cli {
 
+// Thrown by Args for `--help`: the command's options, for main to print.
+struct HelpRequested {
+  std::set<std::string> value_options, flags;
+};
+
 class Args {
  public:
-  // `flags` lists boolean flags (no value); every other --name takes one value.
+  // `flags` lists boolean flags (no value); every other --name takes one value. `--help`
+  // throws HelpRequested.
   Args(const std::vector<std::string>& argv, const std::set<std::string>& value_options,
        const std::set<std::string>& flags = {});
 

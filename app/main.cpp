@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "args.h"
 #include "commands.h"
 #include "layerlab/error.h"
 
@@ -32,6 +33,13 @@ void usage() {
   for (const auto& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
 }
 
+void command_help(const Command& c, const layerlab::cli::HelpRequested& h) {
+  std::printf("usage: layerlab %s [options]\n  %s\n\noptions:\n", c.name, c.help);
+  for (const auto& o : h.value_options) std::printf("  --%s VALUE\n", o.c_str());
+  for (const auto& f : h.flags) std::printf("  --%s\n", f.c_str());
+  std::printf("\nWhat each option means: README.md and docs/ (PLANS, EVAL, TRAINING, EXPLAINER, CUDA).\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +53,9 @@ int main(int argc, char** argv) {
     if (name != c.name) continue;
     try {
       return c.run(rest);
+    } catch (const layerlab::cli::HelpRequested& h) {
+      command_help(c, h);
+      return 0;
     } catch (const layerlab::Error& e) {
       std::fprintf(stderr, "layerlab %s: error: %s\n", c.name, e.what());
       return 1;
