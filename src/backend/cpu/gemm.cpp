@@ -43,13 +43,23 @@ void gemm_nt(int64_t m, int64_t n, int64_t k, const GemmArgs& g) {
   // cores, most for the MLP down-projection), and each thread streams only its share of W.
   // Narrow blocks (many threads, small n) make poor panels: oneDNN's own threading takes those.
   constexpr int64_t kColumnAlign = 16, kMinColumns = 64;
-  const int64_t per = ((n + threads - 1) / threads + kColumnAlign - 1) / kColumnAlign * kColumnAlign;
-  if (threads <= 1 || per < kMinColumns) return gemm_nt_columns(m, 0, n, k, g, lda, ldc);
+  auto columns_per_thread = [&](int team) {
+    return ((n + team - 1) / team + kColumnAlign - 1) / kColumnAlign * kColumnAlign;
+  };
+  if (threads <= 1 || columns_per_thread(threads) < kMinColumns) return gemm_nt_columns(m, 0, n, k, g, lda, ldc);
+  std::string error;  // an exception must not leave a parallel region: rethrown after it
 #pragma omp parallel num_threads(threads)
   {
+    const int64_t per = columns_per_thread(omp_get_num_threads());  // the team OpenMP actually gave
     const int64_t n0 = std::min<int64_t>(n, per * omp_get_thread_num()), n1 = std::min<int64_t>(n, n0 + per);
-    if (n1 > n0) gemm_nt_columns(m, n0, n1, k, g, lda, ldc);
+    try {
+      if (n1 > n0) gemm_nt_columns(m, n0, n1, k, g, lda, ldc);
+    } catch (const std::exception& e) {
+#pragma omp critical(layerlab_gemm_error)
+      error = e.what();
+    }
   }
+  if (!error.empty()) throw Error(error);
 }
 
 void gemm_nt_batched(int64_t m, int64_t n, int64_t k, const std::vector<GemmArgs>& batch) {
