@@ -36,7 +36,6 @@ LoadedModel open_model(const Args& args) {
       if (*end != '\0' || v < 0) fail("--device", "'" + device + "': expected cuda or cuda:N");
       gpu = static_cast<int>(v);
     }
-    require_standard_block(m.model->config(), "CUDA");  // parallel / sas / sasp: CPU only for now
     m.backend = make_cuda_backend(*m.model, cuda_dtype, gpu);
   }
   return m;

@@ -1208,6 +1208,7 @@ bool cuda_available() {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype, int device) {
+  require_standard_block(model.config(), "CUDA");  // parallel / sas / sasp blocks: CPU only for now
   return std::make_unique<CudaBackend>(model, dtype, device);
 }
 
