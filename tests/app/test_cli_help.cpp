@@ -1,27 +1,13 @@
 // The CLI's help: `layerlab --help` lists the commands, `layerlab CMD --help` lists the options
 // that CMD accepts (taken from its own flag parser) and exits 0; unknown options stay errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <string>
 
+#include "cli_run.h"
+
+namespace layerlab::testing {
 namespace {
-
-struct CliRun {
-  int status;
-  std::string out;
-};
-
-CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(LAYERLAB_CLI) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  return {WEXITSTATUS(::pclose(p)), out};
-}
 
 TEST(CliHelp, TopLevelListsEveryCommand) {
   const CliRun r = run_cli("--help");
@@ -48,3 +34,4 @@ TEST(CliHelp, UnknownOptionIsStillAnError) {
 }
 
 }  // namespace
+}  // namespace layerlab::testing

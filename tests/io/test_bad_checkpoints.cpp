@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_run.h"
 #include "golden.h"
 #include "layerlab/error.h"
 #include "layerlab/model.h"
@@ -183,16 +184,10 @@ TEST_F(BadCheckpoint, ShardIndexOutsideFolder) {
 // The CLI turns the same errors into a message and exit status 1.
 TEST_F(BadCheckpoint, CliReportsErrorAndExitsNonZero) {
   write(weights(), "abc");
-  const std::string cmd = std::string(LAYERLAB_CLI) + " info --model " + dir_.string() + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int status = ::pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
-  EXPECT_NE(out.find("error:"), std::string::npos) << out;
-  EXPECT_NE(out.find("truncated"), std::string::npos) << out;
+  const CliRun r = run_cli("info --model " + dir_.string());
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("error:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("truncated"), std::string::npos) << r.out;
 }
 
 }  // namespace

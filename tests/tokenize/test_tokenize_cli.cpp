@@ -1,31 +1,18 @@
 // `layerlab tokenize`: one line of ids (the reference ids), then id<TAB>piece per token.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "cli_run.h"
 #include "tokenizer_golden.h"
 
 namespace layerlab::testing {
 namespace {
 
-struct Result {
-  int status;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LAYERLAB_CLI) + " tokenize " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  return {WEXITSTATUS(::pclose(p)), out};
-}
+CliRun run(const std::string& args) { return run_cli("tokenize " + args); }
 
 std::string join(const std::vector<int32_t>& ids) {
   std::string s;
