@@ -141,6 +141,11 @@ def hf_full(model, ids):
     return lp.cpu()
 
 
+def phase(name, start):
+    """Marks a timed phase (epoch seconds) for bench/cuda/clocks_summary.py."""
+    print(f"# phase {name} {start:.2f} {time.time():.2f}", flush=True)
+
+
 def timed(fn, seconds):
     fn()
     fn()
@@ -164,7 +169,9 @@ def main():
     rows = []
     par = P["parallel"][1]
     small = [f"{b}x{t}@{u}{par}" for (b, t) in ((1, 64), (1, 512)) for u in ("", "unbatched:")]
+    t0 = time.time()
     ll, ll_lp = run_layerlab(args, [P["full"][1], par, "unbatched:" + par] + small)
+    phase("layerlab", t0)
     rows.append(("layerlab", args.dtype, "full", ll[P["full"][1]]))
     rows.append(("layerlab", args.dtype, "parallel", ll[P["parallel"][1]]))
     rows.append(("layerlab (members one GEMM each)", args.dtype, "parallel", ll["unbatched:" + P["parallel"][1]]))
@@ -181,7 +188,9 @@ def main():
                 model.config._attn_implementation = impl
             print(f"# HF attention: {model.config._attn_implementation}", flush=True)
             with torch.inference_mode():
+                t0 = time.time()
                 s_full, lp_full = timed(lambda: hf_full(model, ids), args.seconds)
+                phase(f"HF-{impl}-full", t0)
                 s_par, _ = timed(lambda: hf_scores(model, ids, P["parallel"][0], impl), args.seconds)
                 _, lp_loop = timed(lambda: hf_scores(model, ids, P["full"][0], impl), 0)
             rows.append((f"HF {impl}", "bf16", "full", ntok / s_full))

@@ -8,9 +8,13 @@
 //               and these random models (initializer_range 0.2, sharp attention) amplify
 //               rounding: Hugging Face itself in bf16 on the GPU lands at 0.077 (residuals) and
 //               0.054 (last logits) from the float64 golden on llama-tiny's full-plan cases
-//               (bench/cuda/hf_bf16_golden.py, H100); layerlab bf16 measured 0.070 / 0.035
-//               there, and 0.039 on bert-tiny (where HF bf16 gets 0.015: to investigate).
-//               The 3e-2 is not met for those two.
+//               (bench/cuda/hf_bf16_golden.py, H100); layerlab bf16 measured 0.070 / 0.035.
+//               3e-2 is out of reach for any bf16 model there: rounding the WEIGHTS alone to
+//               bf16 (everything else float64) already gives 0.044 on llama-tiny's residuals
+//               and 0.035 on bert-tiny's final norm over all plans (bert's 0.039 is that final
+//               norm, not the residuals; HF's 0.015 was measured on residuals only):
+//               bench/cuda/bf16_error_budget.py, a float64 reimplementation that reproduces the
+//               golden exactly when nothing is rounded.
 #include <unistd.h>
 
 #include <cmath>

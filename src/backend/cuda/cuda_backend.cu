@@ -879,6 +879,22 @@ class CudaBackend : public Backend {
             const std::vector<float*>& Y, float beta) {
     gemm_to(R, N, K, X, W, std::vector<void*>(Y.begin(), Y.end()), CUDA_R_32F, beta);
   }
+  // Y_m = X_m W_m^T (+ bias_m when not null) written in the compute dtype T2, member m at
+  // out + m * R * N: the products whose consumers read half-precision (flash attention, the MLP
+  // activation), as a bf16 / f16 framework stores them.
+  template <class T2>
+  void project_in_dtype(int64_t R, int N, int K, const std::vector<const void*>& X,
+                        const std::vector<const void*>& W, const std::vector<const float*>& bias, T2* out) {
+    const int M = static_cast<int>(X.size());
+    std::vector<void*> Y(M);
+    for (int m = 0; m < M; ++m) Y[m] = out + m * R * N;
+    gemm_to(R, N, K, X, W, Y, cuda_type(dt_), 0.0f);
+    for (int m = 0; m < M; ++m)
+      if (bias[m]) {
+        bias_kernel<T2><<<blocks_for(R * N, 256), 256>>>(out + m * R * N, bias[m], R, N);
+        CK_LAUNCH("bias_kernel");
+      }
+  }
   // The same with the output in `ctype` (float32, or the compute dtype).
   void gemm_to(int64_t R, int N, int K, const std::vector<const void*>& X, const std::vector<const void*>& W,
                const std::vector<void*>& Y, cudaDataType_t ctype, float beta) {
@@ -1018,14 +1034,9 @@ class CudaBackend : public Backend {
       dispatch(dt_, [&](auto tag) {
         using T2 = decltype(tag);
         T2* q16 = qkvh_.as<T2>();
-        std::vector<void*> Yq(M);
-        for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, Yq[m] = q16 + m * R * qkvd;
-        gemm_to(R, qkvd, d, X, W, Yq, cuda_type(dt_), 0.0f);
-        for (int m = 0; m < M; ++m)
-          if (L(m).qkv_b) {
-            bias_kernel<T2><<<blocks_for(R * qkvd, 256), 256>>>(q16 + m * R * qkvd, L(m).qkv_b, R, qkvd);
-            CK_LAUNCH("bias_kernel");
-          }
+        std::vector<const float*> bias(M);
+        for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, bias[m] = L(m).qkv_b;
+        project_in_dtype(R, qkvd, d, X, W, bias, q16);
         if (cfg_.positions == Positions::Rope) {
           ensure_rope(pos0 + T);
           rope2_kernel<T2><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
@@ -1151,14 +1162,9 @@ class CudaBackend : public Backend {
     dispatch(dt_, [&](auto tag) {
       using T2 = decltype(tag);
       T2* up = up_.as<T2>();
-      std::vector<void*> Yu(M);
-      for (int m = 0; m < M; ++m) W[m] = L(m).up_w, Yu[m] = up + m * R * up_rows;
-      gemm_to(R, up_rows, d, X, W, Yu, cuda_type(dt_), 0.0f);
-      for (int m = 0; m < M; ++m)
-        if (L(m).up_b) {
-          bias_kernel<T2><<<blocks_for(R * up_rows, 256), 256>>>(up + m * R * up_rows, L(m).up_b, R, up_rows);
-          CK_LAUNCH("bias_kernel");
-        }
+      std::vector<const float*> bias(M);
+      for (int m = 0; m < M; ++m) W[m] = L(m).up_w, bias[m] = L(m).up_b;
+      project_in_dtype(R, up_rows, d, X, W, bias, up);
       const int64_t rows = int64_t(M) * R;
       if (cfg_.gated())
         if (ff % 2 == 0)
