@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "layerlab/large_buffer.h"
+
 namespace layerlab {
 
 enum class NormKind { LayerNorm, RMSNorm };
@@ -122,6 +124,9 @@ class Model {
 
   // Internal: used by loaders to own converted weight storage.
   Param own(std::vector<float> data, int64_t rows, int64_t cols);
+  // Internal: uninitialised storage for a [rows, cols] weight that the loader fills through
+  // the returned pointer; `out` describes it.
+  float* allocate(int64_t rows, int64_t cols, Param& out);
 
  private:
   friend std::unique_ptr<Model> load_model(const std::string& dir);
@@ -131,6 +136,7 @@ class Model {
   std::vector<CheckpointFile> files_;
   int64_t parameter_count_ = 0;
   std::vector<std::unique_ptr<std::vector<float>>> storage_;
+  std::vector<FloatArray> arrays_;
 };
 
 // Loads a Hugging Face model folder: config.json + model.safetensors (or a sharded

@@ -46,6 +46,8 @@ class SafetensorsFile {
   const uint8_t* bytes(const TensorInfo& t) const;
   // The tensor converted to float32 (from F32/F16/BF16/F64); error for other dtypes.
   std::vector<float> read_f32(const std::string& name) const;
+  // The same into `out` (numel() floats), converted in parallel: the loaders' path.
+  void read_f32_into(const std::string& name, float* out) const;
   // Integer tensors (I64/I32) as int64.
   std::vector<int64_t> read_i64(const std::string& name) const;
 

@@ -175,14 +175,27 @@ const uint8_t* SafetensorsFile::bytes(const TensorInfo& t) const {
 }
 
 std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
+  std::vector<float> out(static_cast<size_t>(get(name).numel()));
+  read_f32_into(name, out.data());
+  return out;
+}
+
+void SafetensorsFile::read_f32_into(const std::string& name, float* out) const {
   const TensorInfo& t = get(name);
   const uint8_t* p = bytes(t);
-  const size_t n = static_cast<size_t>(t.numel());
-  std::vector<float> out(n);
+  const int64_t n = t.numel();
+  // Converted in parallel chunks: a 7B checkpoint is billions of values, and the copy is also
+  // where the pages of both the mapping and the destination are first touched.
+  constexpr int64_t kChunk = int64_t(1) << 20;
+  const bool par = n >= 2 * kChunk;
   switch (t.dtype) {
-    case DType::F32: std::memcpy(out.data(), p, n * 4); break;
+    case DType::F32:
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t c = 0; c < n; c += kChunk) std::memcpy(out + c, p + 4 * c, std::min(kChunk, n - c) * 4);
+      break;
     case DType::F64:
-      for (size_t i = 0; i < n; ++i) {
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t i = 0; i < n; ++i) {
         double d;
         std::memcpy(&d, p + 8 * i, 8);
         out[i] = static_cast<float>(d);
@@ -191,7 +204,8 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
     case DType::F16:
     case DType::BF16: {
       const bool bf = t.dtype == DType::BF16;
-      for (size_t i = 0; i < n; ++i) {
+#pragma omp parallel for schedule(static) if (par)
+      for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
         out[i] = bf ? bf16_to_f32(h) : f16_to_f32(h);
@@ -202,7 +216,6 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
       fail(path_ + ": tensor '" + name + "'", std::string("dtype ") + dtype_name(t.dtype) +
                                                    " is not a floating-point type");
   }
-  return out;
 }
 
 std::vector<int64_t> SafetensorsFile::read_i64(const std::string& name) const {

@@ -1,5 +1,7 @@
 #include "checkpoint.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "layerlab/error.h"
@@ -63,11 +65,19 @@ const std::string& Checkpoint::file_of(const std::string& name) const {
 }
 
 std::vector<float> Checkpoint::read(const std::string& name, const std::vector<int64_t>& shape) const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<float> out(static_cast<size_t>(n));
+  read_into(name, shape, out.data());
+  return out;
+}
+
+void Checkpoint::read_into(const std::string& name, const std::vector<int64_t>& shape, float* out) const {
   const TensorInfo& t = info(name);
   if (t.shape != shape)
     fail(file_of(name) + ": tensor '" + name + "'",
          "shape " + shape_str(t.shape) + " does not match config.json, which implies " + shape_str(shape));
-  return files_[where_.at(name)]->read_f32(name);
+  files_[where_.at(name)]->read_f32_into(name, out);
 }
 
 std::vector<CheckpointFile> Checkpoint::files() const {
@@ -96,42 +106,59 @@ int64_t Checkpoint::float_numel() const {
   return n;
 }
 
+// Every weight is converted straight into its final storage (no zero fill, no intermediate
+// copies): loading a 7B checkpoint is then bounded by memory bandwidth, not page faults.
 Param WeightLoader::vector(const std::string& name, int64_t n) {
-  return model_.own(ck_.read(name, {n}), 1, n);
+  Param p;
+  ck_.read_into(name, {n}, model_.allocate(1, n, p));
+  return p;
 }
 
 Param WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
-  return model_.own(ck_.read(name, {rows, cols}), rows, cols);
+  Param p;
+  ck_.read_into(name, {rows, cols}, model_.allocate(rows, cols, p));
+  return p;
 }
 
 Param WeightLoader::matrix_transposed(const std::string& name, int64_t rows, int64_t cols) {
-  std::vector<float> src = ck_.read(name, {cols, rows});
-  std::vector<float> dst(src.size());
-  for (int64_t c = 0; c < cols; ++c)
-    for (int64_t r = 0; r < rows; ++r) dst[r * cols + c] = src[c * rows + r];
-  return model_.own(std::move(dst), rows, cols);
+  FloatArray src(static_cast<size_t>(rows * cols));
+  ck_.read_into(name, {cols, rows}, src.data());
+  Param p;
+  float* dst = model_.allocate(rows, cols, p);
+  const float* in = src.data();
+  // Tiles of 64 x 64 so both sides stay in cache.
+  constexpr int64_t kTile = 64;
+#pragma omp parallel for collapse(2) schedule(static) if (rows * cols >= (int64_t(1) << 20))
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+      for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) dst[r * cols + c] = in[c * rows + r];
+  return p;
 }
 
 Param WeightLoader::rows_concat(const std::vector<std::string>& names, const std::vector<int64_t>& rows,
                                 int64_t cols) {
-  std::vector<float> out;
   int64_t total = 0;
+  for (int64_t r : rows) total += r;
+  Param p;
+  float* dst = model_.allocate(total, cols, p);
   for (size_t i = 0; i < names.size(); ++i) {
-    std::vector<float> part = ck_.read(names[i], {rows[i], cols});
-    out.insert(out.end(), part.begin(), part.end());
-    total += rows[i];
+    ck_.read_into(names[i], {rows[i], cols}, dst);
+    dst += rows[i] * cols;
   }
-  return model_.own(std::move(out), total, cols);
+  return p;
 }
 
 Param WeightLoader::vectors_concat(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) {
-  std::vector<float> out;
+  int64_t total = 0;
+  for (int64_t n : sizes) total += n;
+  Param p;
+  float* dst = model_.allocate(1, total, p);
   for (size_t i = 0; i < names.size(); ++i) {
-    std::vector<float> part = ck_.read(names[i], {sizes[i]});
-    out.insert(out.end(), part.begin(), part.end());
+    ck_.read_into(names[i], {sizes[i]}, dst);
+    dst += sizes[i];
   }
-  const int64_t n = static_cast<int64_t>(out.size());
-  return model_.own(std::move(out), 1, n);
+  return p;
 }
 
 }  // namespace layerlab

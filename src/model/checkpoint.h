@@ -21,6 +21,8 @@ class Checkpoint {
   const std::string& file_of(const std::string& name) const;
   // float32 copy of a tensor, after checking its shape equals `shape`.
   std::vector<float> read(const std::string& name, const std::vector<int64_t>& shape) const;
+  // The same written into `out` (as many floats as the shape holds).
+  void read_into(const std::string& name, const std::vector<int64_t>& shape, float* out) const;
   std::vector<CheckpointFile> files() const;
   std::string float_dtype() const;  // dtype of most floating-point tensors
   int64_t float_numel() const;      // parameters stored in the checkpoint

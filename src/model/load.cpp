@@ -12,6 +12,12 @@ Param Model::own(std::vector<float> data, int64_t rows, int64_t cols) {
   return Param{storage_.back()->data(), rows, cols};
 }
 
+float* Model::allocate(int64_t rows, int64_t cols, Param& out) {
+  arrays_.emplace_back(static_cast<size_t>(rows * cols));
+  out = Param{arrays_.back().data(), rows, cols};
+  return arrays_.back().data();
+}
+
 const char* activation_name(Activation a) {
   switch (a) {
     case Activation::GeluTanh: return "gelu_tanh";
