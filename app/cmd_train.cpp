@@ -1,4 +1,4 @@
-// layerlab train --blocks sasp --layers 18 --width 768 --heads 12 --context 128 --tokenizer DIR
+// layerlab train --blocks sasp --layers 18 --width 768 --heads 12 --context 128 --tokenizer DIR [--device cuda]
 //                --data FILE [--val FILE] --steps N --batch B --lr LR --out DIR [...]
 // layerlab train --compare RUN1 RUN2 ... --out PREFIX
 // Trains a GPT-style model from scratch (docs/TRAINING.md), or compares finished runs.
@@ -25,7 +25,8 @@ const char* kUsage =
     "         --eval-every 100 --eval-batches 8\n"
     "optim:   --steps 1000 --batch 8 --lr 1e-3 --min-lr-ratio 0.1 --warmup 5% of steps\n"
     "         --weight-decay 0.1 --decay-embeddings --beta1 0.9 --beta2 0.999 --clip 1.0\n"
-    "run:     --seed 1234 --threads N --checkpoint-every 0 --resume --stop-after N\n"
+    "run:     --device cpu|cuda|cuda:N (cpu)  --dtype f32|tf32 (f32; tf32: cuda only)\n"
+    "         --seed 1234 --threads N --checkpoint-every 0 --resume --stop-after N\n"
     "         --save-batches FILE --export-init DIR --quiet\n";
 
 int compare(const Args& args) {
@@ -51,7 +52,7 @@ int cmd_train(const Argv& argv) {
             {"blocks", "norm", "layers", "width", "heads", "ff", "context", "beta-ff", "data", "val", "tokenizer",
              "eval-every", "eval-batches", "steps", "batch", "lr", "min-lr-ratio", "warmup", "weight-decay", "beta1",
              "beta2", "clip", "seed", "threads", "checkpoint-every", "stop-after", "save-batches", "export-init", "out",
-             "compare"},
+             "compare", "device", "dtype"},
             {"resume", "decay-embeddings", "quiet", "help"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
@@ -89,6 +90,8 @@ int cmd_train(const Argv& argv) {
   o.save_batches = args.get("save-batches");
   o.export_init = args.get("export-init");
   o.quiet = args.has("quiet");
+  o.device = args.get("device", "cpu");
+  o.dtype = args.get("dtype", "f32");
   train::OptimConfig& c = o.optim;
   c.lr = args.get_double("lr", 1e-3);
   c.min_lr_ratio = args.get_double("min-lr-ratio", 0.1);

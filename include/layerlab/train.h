@@ -166,6 +166,8 @@ struct TrainOptions {
   int stop_after = 0;        // >0: stop (with a checkpoint) after this step, keeping the schedule of `steps`
   std::string save_batches;  // write every step's batch (int32 [steps, batch, context+1]) here
   std::string export_init;   // write the initial weights here (HF GPT-2 folder for preln)
+  std::string device = "cpu";  // cpu | cuda | cuda:N (train_cuda.h)
+  std::string dtype = "f32";   // f32 | tf32 (TF32 tensor-core products; cuda only)
   bool quiet = false;
 };
 
@@ -179,8 +181,9 @@ struct TrainSummary {
   double final_val_loss = -1;  // < 0: no validation file
 };
 
-// Trains as described by `o`; writes out/log.csv, out/log.json, out/summary.json,
-// out/checkpoint/ (resumable state) and out/model/ (weights for inference).
+// Trains as described by `o` (on the CPU, or on a GPU with o.device = "cuda[:N]"); writes
+// out/log.csv, out/log.json, out/summary.json, out/checkpoint/ (resumable state) and out/model/
+// (weights for inference).
 TrainSummary run_training(const TrainOptions& o);
 
 // Writes the weights: preln as a Hugging Face GPT-2 folder (config.json + model.safetensors,

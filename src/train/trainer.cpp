@@ -1,5 +1,6 @@
 // The training loop: random windows, AdamW with warm-up + cosine, clipping, validation,
-// logs (CSV + JSON), checkpoints that resume bit-for-bit, and the final export.
+// logs (CSV + JSON), checkpoints that resume bit-for-bit, and the final export. The step's
+// arithmetic runs in an Engine (engine.h: the CPU, or a CUDA GPU).
 #include <omp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "layerlab/safetensors.h"
 #include "layerlab/tokenizer.h"
 #include "layerlab/train.h"
+#include "train/engine.h"
 
 namespace layerlab::train {
 
@@ -106,8 +108,7 @@ void split_window(const std::vector<int32_t>& w, int batch, int len, std::vector
 }
 
 // Mean loss over fixed, non-overlapping windows from the start of the validation stream.
-double validation_loss(Transformer<float>& m, const std::vector<int32_t>& val, int batch, int windows_max) {
-  const int len = m.shape().context;
+double validation_loss(Engine& m, int len, const std::vector<int32_t>& val, int batch, int windows_max) {
   const int64_t avail = int64_t(val.size() - 1) / len;
   const int windows = int(std::min<int64_t>(avail, windows_max));
   double sum = 0;
@@ -264,6 +265,7 @@ TrainSummary run_training(const TrainOptions& o) {
   if (o.batch <= 0) fail("--batch", "must be positive");
   if (o.eval_every <= 0) fail("--eval-every", "must be positive");
   if (!(o.optim.lr > 0)) fail("--lr", "must be positive");
+  const TrainDevice device = parse_train_device(o.device, o.dtype);
   make_dir(o.out);
 
   const auto tok = load_tokenizer(o.tokenizer_dir);
@@ -294,7 +296,8 @@ TrainSummary run_training(const TrainOptions& o) {
                          {"optim", optim_json(o.optim)},     {"batch", o.batch},   {"steps", o.steps},
                          {"parameters", n_params},           {"data", o.data},     {"data_tokens", data.tokens.size()},
                          {"val", o.val},                     {"val_tokens", val.tokens.size()},
-                         {"threads", omp_get_max_threads()}, {"seed", o.seed}};
+                         {"threads", omp_get_max_threads()}, {"seed", o.seed},
+                         {"device", device.name()},          {"dtype", device.dtype()}};
 
   Checkpoint ck;
   if (o.resume) {
@@ -304,11 +307,14 @@ TrainSummary run_training(const TrainOptions& o) {
   } else if (!o.export_init.empty()) {
     export_model(model, o.export_init);
   }
+  const std::unique_ptr<Engine> engine = make_engine(device, model, opt, o.optim);
+  engine->push();
   if (!o.quiet)
-    std::fprintf(stderr, "%s%s: %d layers x %d wide, %d heads, context %d, %lld parameters; %zu train tokens%s\n",
+    std::fprintf(stderr, "%s%s: %d layers x %d wide, %d heads, context %d, %lld parameters; %zu train tokens%s; on %s (%s)\n",
                  block_name(shape.block), shape.norm ? "" : " (no norm)", shape.n_layer, shape.d_model, shape.n_head,
                  len, (long long)n_params, data.tokens.size(),
-                 val.tokens.empty() ? "" : (", " + std::to_string(val.tokens.size()) + " validation tokens").c_str());
+                 val.tokens.empty() ? "" : (", " + std::to_string(val.tokens.size()) + " validation tokens").c_str(),
+                 device.name().c_str(), device.dtype());
 
   std::vector<int64_t> saved_batches;
   std::vector<int32_t> window, in, tgt;
@@ -323,17 +329,16 @@ TrainSummary run_training(const TrainOptions& o) {
     split_window(window, o.batch, len, in, tgt);
     Row r;
     r.step = step + 1;
-    r.loss = model.forward(in.data(), tgt.data(), o.batch, len);
+    r.loss = engine->forward(in.data(), tgt.data(), o.batch, len);
     if (!std::isfinite(r.loss)) fail("train", "loss is " + std::to_string(r.loss) + " at step " + std::to_string(step + 1) + " (try a lower --lr)");
-    model.backward();
-    r.grad_norm = clip_grad_norm(model.grads(), o.optim.clip);
+    engine->backward();
     r.lr = learning_rate(o.optim, step, o.steps);
-    opt.step(model.params(), model.grads(), r.lr);
+    r.grad_norm = engine->clip_and_step(r.lr, o.optim.clip);
     train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     r.tokens = int64_t(step + 1) * o.batch * len;
     r.seconds = train_seconds;
     const bool eval = !val.tokens.empty() && ((step + 1) % o.eval_every == 0 || step + 1 == o.steps);
-    if (eval) r.val_loss = validation_loss(model, val.tokens, o.batch, o.eval_batches * o.batch);
+    if (eval) r.val_loss = validation_loss(*engine, len, val.tokens, o.batch, o.eval_batches * o.batch);
     rows.push_back(r);
     bar.update(r, r.tokens / std::max(1e-9, train_seconds), eval);
     const bool ckpt = step + 1 == last || (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0);
@@ -342,6 +347,7 @@ TrainSummary run_training(const TrainOptions& o) {
       ck.step = step + 1;
       ck.sampler = sampler.state();
       ck.train_seconds = train_seconds;
+      engine->pull();  // the device's parameters and moments, for the checkpoint
       save_checkpoint(o.out, model, opt, ck, identity);
     }
   }
@@ -366,7 +372,10 @@ TrainSummary run_training(const TrainOptions& o) {
   s.final_train_loss = rows.back().loss;
   for (const Row& r : rows)
     if (r.val_loss >= 0) s.final_val_loss = r.val_loss;
-  if (s.steps == o.steps) export_model(model, o.out + "/model");
+  if (s.steps == o.steps) {
+    engine->pull();
+    export_model(model, o.out + "/model");
+  }
   nlohmann::json sj = meta;
   sj.update({{"steps_done", s.steps},
              {"tokens", s.tokens},

@@ -1,0 +1,258 @@
+// CudaTrainModel: construction, the activation arena, host <-> device state (parameters,
+// moments, gradients), and the gradient-norm + AdamW step.
+#include <algorithm>
+#include <cmath>
+
+#include "train/cuda/train_model.h"
+
+namespace layerlab::train {
+
+CudaTrainModel::Impl::Impl(const ModelShape& s, const OptimConfig& o, int device, bool tf32)
+    : shape(s), optim(o), layout(parameter_layout(s)), ctx(device, tf32) {
+  shape.validate("model");
+  n_params = parameter_count(layout);
+  auto off = [&](const std::string& name) -> int64_t {
+    for (const auto& t : layout)
+      if (t.name == name) return t.offset;
+    return -1;
+  };
+  wte = off("wte");
+  wpe = off("wpe");
+  lnf_w = off("ln_f.weight");
+  lnf_b = off("ln_f.bias");
+  for (int l = 0; l < shape.n_layer; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    CudaLayerIdx I;
+    I.ln1_w = off(p + "ln_1.weight");
+    I.ln1_b = off(p + "ln_1.bias");
+    I.ln2_w = off(p + "ln_2.weight");
+    I.ln2_b = off(p + "ln_2.bias");
+    I.attn_w = off(p + "attn.c_attn.weight");
+    I.attn_b = off(p + "attn.c_attn.bias");
+    I.proj_w = off(p + "attn.c_proj.weight");
+    I.proj_b = off(p + "attn.c_proj.bias");
+    I.qk_w = off(p + "attn.q.weight");  // k.weight follows directly: one [2C, C] matrix
+    I.qk_b = off(p + "attn.qk.bias");
+    I.coef = off(p + "attn.alpha");  // beta and gamma follow
+    I.v_resid = off(p + "attn.v_resid.weight");
+    I.attn_gain = off(p + "attn_gain");
+    I.mlp_skip = off(p + "mlp_skip_gain");
+    I.mlp_gain = off(p + "mlp_gain");
+    I.fc_w = off(p + "mlp.c_fc.weight");
+    I.fc_b = off(p + "mlp.c_fc.bias");
+    I.fc2_w = off(p + "mlp.c_proj.weight");
+    I.fc2_b = off(p + "mlp.c_proj.bias");
+    idx.push_back(I);
+  }
+  const size_t bytes = size_t(n_params) * sizeof(float);
+  params = cuda::DevBuf(bytes, "parameters");
+  grads = cuda::DevBuf(bytes, "gradients");
+  adam_m = cuda::DevBuf(bytes, "AdamW first moments");
+  adam_v = cuda::DevBuf(bytes, "AdamW second moments");
+  decay_mask = cuda::DevBuf(size_t(n_params), "weight-decay mask");
+  results = cuda::DevBuf(2 * sizeof(double), "loss and norm results");
+  std::vector<uint8_t> mask(n_params, 0);
+  for (const auto& t : layout)
+    if (decays(optim, t)) std::fill(mask.begin() + t.offset, mask.begin() + t.offset + t.numel, uint8_t(1));
+  // Everything on the model's stream (a non-blocking stream does not wait for the legacy one).
+  CUDA_CK(cudaMemcpyAsync(decay_mask.get(), mask.data(), mask.size(), cudaMemcpyHostToDevice, ctx.stream));
+  for (cuda::DevBuf* b : {&params, &grads, &adam_m, &adam_v}) CUDA_CK(cudaMemsetAsync(b->get(), 0, bytes, ctx.stream));
+  ctx.sync();
+}
+
+void CudaTrainModel::Impl::ensure_acts(int b, int len) {
+  const ModelShape& s = shape;
+  const int64_t N = int64_t(b) * len, C = s.d_model, F = s.ff(), V = s.vocab, H = s.n_head;
+  const int64_t NC = N * C, att = int64_t(b) * H * len * len;
+  // Two passes: count (base null), then carve the arena. Every buffer starts 256-byte aligned.
+  auto carve = [&](float* base) -> size_t {
+    size_t used = 0;
+    auto take = [&](int64_t n, bool present = true) -> float* {
+      if (!present) return nullptr;
+      float* p = base ? base + used : nullptr;
+      used += (size_t(n) + 63) / 64 * 64;
+      return p;
+    };
+    acts.assign(s.n_layer, LayerActs{});
+    std::vector<float*> xs(s.n_layer + 1);
+    for (auto& x : xs) x = take(NC);
+    for (int l = 0; l < s.n_layer; ++l) {
+      const CudaLayerIdx& I = idx[l];
+      LayerActs& a = acts[l];
+      a.x = xs[l];
+      a.ln1 = take(NC, I.ln1_w >= 0);
+      a.ln1_mean = take(N, I.ln1_w >= 0);
+      a.ln1_rstd = take(N, I.ln1_w >= 0);
+      a.qkv = take((s.shaped() ? 2 : 3) * NC);
+      a.v = take(NC, I.v_resid >= 0);
+      a.p = take(att);
+      a.pv = take(NC, s.shaped());
+      a.y = take(NC);
+      a.h = take(NC, !s.parallel());
+      a.ln2 = take(NC, I.ln2_w >= 0);
+      a.ln2_mean = take(N, I.ln2_w >= 0);
+      a.ln2_rstd = take(N, I.ln2_w >= 0);
+      a.u = take(N * F);
+      a.g = take(N * F);
+      a.m = take(NC);
+    }
+    xL = xs[s.n_layer];
+    lnf = take(NC);
+    lnf_mean = take(N);
+    lnf_rstd = take(N);
+    logits = take(N * V);
+    row_loss = take(N);
+    branch = take(NC);
+    attn = {take(NC), take(NC), take(NC), take(NC), take(att)};
+    dx = take(NC), dh = take(NC), dxa = take(NC), dxm = take(NC), dy = take(NC), dm = take(NC), dv = take(NC);
+    dqkv = take(3 * NC);
+    dg = take(N * F);
+    return used * sizeof(float);
+  };
+  const size_t bytes = carve(nullptr);
+  if (bytes > arena.bytes()) {
+    ctx.sync();
+    arena = cuda::DevBuf();  // free the old arena before asking for the larger one
+    arena = cuda::DevBuf(bytes, ("activations for batch " + std::to_string(b) + " x length " + std::to_string(len)).c_str());
+  }
+  carve(arena.as<float>());
+}
+
+void CudaTrainModel::Impl::upload_tokens(const int32_t* inputs, const int32_t* targets, int N) {
+  // Positions sorted by (token, position): each token's rows are summed in position order.
+  std::vector<std::pair<int32_t, int32_t>> order(N);
+  for (int n = 0; n < N; ++n) order[n] = {inputs[n], n};
+  std::sort(order.begin(), order.end());
+  std::vector<int32_t> tok, start;
+  for (int k = 0; k < N; ++k)
+    if (k == 0 || order[k].first != order[k - 1].first) {
+      tok.push_back(order[k].first);
+      start.push_back(k);
+    }
+  start.push_back(N);
+  const int u = n_tok = int(tok.size());
+  // One copy: in[N] | tgt[N] | tok[U] | start[U+1] | pos[N].
+  std::vector<int32_t> host;
+  host.reserve(size_t(3) * N + 2 * u + 1);
+  host.insert(host.end(), inputs, inputs + N);
+  host.insert(host.end(), targets, targets + N);
+  host.insert(host.end(), tok.begin(), tok.end());
+  host.insert(host.end(), start.begin(), start.end());
+  for (const auto& o : order) host.push_back(o.second);
+  tokens.ensure(host.size() * sizeof(int32_t), "token ids");
+  d_in = tokens.as<int32_t>();
+  d_tgt = d_in + N;
+  d_tok = d_tgt + N;
+  d_start = d_tok + u;
+  d_pos = d_start + u + 1;
+  CUDA_CK(cudaMemcpyAsync(d_in, host.data(), host.size() * sizeof(int32_t), cudaMemcpyHostToDevice, ctx.stream));
+  ctx.sync();  // the host vector dies here
+}
+
+double CudaTrainModel::Impl::clip_and_step(double lr, double max_norm) {
+  double* d_sq = results.as<double>() + 1;
+  cu::sum_squares(ctx, d_sq, grads.as<float>(), n_params);
+  double sq = 0;
+  CUDA_CK(cudaMemcpyAsync(&sq, d_sq, sizeof(double), cudaMemcpyDeviceToHost, ctx.stream));
+  ctx.sync();
+  const double norm = std::sqrt(sq);
+  cu::AdamArgs a{};
+  a.clip_coef = 1.f;
+  if (max_norm > 0 && norm > max_norm) a.clip_coef = float(max_norm / (norm + 1e-6));  // torch clip_grad_norm_
+  // The scalars of AdamW::step, computed the same way.
+  ++adam_t;
+  const double bc1 = 1.0 - std::pow(optim.beta1, double(adam_t));
+  const double bc2 = 1.0 - std::pow(optim.beta2, double(adam_t));
+  a.b1 = float(optim.beta1);
+  a.b2 = float(optim.beta2);
+  a.step_size = float(lr / bc1);
+  a.bc2_sqrt = float(std::sqrt(bc2));
+  a.eps = float(optim.eps);
+  a.decay = float(1.0 - lr * optim.weight_decay);
+  cu::adamw_step(ctx, params.as<float>(), grads.as<float>(), adam_m.as<float>(), adam_v.as<float>(),
+                 decay_mask.as<uint8_t>(), n_params, a);
+  return norm;
+}
+
+// ---- the public class ----------------------------------------------------------------------
+
+namespace {
+
+void check_size(const std::vector<float>& v, int64_t n, const char* what) {
+  if (int64_t(v.size()) != n)
+    fail("cuda train", std::string(what) + " has " + std::to_string(v.size()) + " values, the model " +
+                           std::to_string(n));
+}
+
+void copy_in(cuda::DevBuf& dst, const std::vector<float>& src, cudaStream_t s) {
+  CUDA_CK(cudaMemcpyAsync(dst.get(), src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice, s));
+  CUDA_CK(cudaStreamSynchronize(s));
+}
+
+void copy_out(std::vector<float>& dst, const cuda::DevBuf& src, int64_t n, cudaStream_t s) {
+  dst.resize(n);
+  CUDA_CK(cudaMemcpyAsync(dst.data(), src.get(), size_t(n) * sizeof(float), cudaMemcpyDeviceToHost, s));
+  CUDA_CK(cudaStreamSynchronize(s));
+}
+
+}  // namespace
+
+CudaTrainModel::CudaTrainModel(const ModelShape& shape, const OptimConfig& optim, int device, bool tf32)
+    : impl_(std::make_unique<Impl>(shape, optim, device, tf32)) {}
+
+CudaTrainModel::~CudaTrainModel() = default;
+
+const ModelShape& CudaTrainModel::shape() const { return impl_->shape; }
+int64_t CudaTrainModel::size() const { return impl_->n_params; }
+
+void CudaTrainModel::upload(const std::vector<float>& p) {
+  check_size(p, impl_->n_params, "parameters");
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  copy_in(impl_->params, p, impl_->ctx.stream);
+}
+
+void CudaTrainModel::download(std::vector<float>& p) const {
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  copy_out(p, impl_->params, impl_->n_params, impl_->ctx.stream);
+}
+
+void CudaTrainModel::upload_moments(const std::vector<float>& m, const std::vector<float>& v) {
+  check_size(m, impl_->n_params, "AdamW m");
+  check_size(v, impl_->n_params, "AdamW v");
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  copy_in(impl_->adam_m, m, impl_->ctx.stream);
+  copy_in(impl_->adam_v, v, impl_->ctx.stream);
+}
+
+void CudaTrainModel::download_moments(std::vector<float>& m, std::vector<float>& v) const {
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  copy_out(m, impl_->adam_m, impl_->n_params, impl_->ctx.stream);
+  copy_out(v, impl_->adam_v, impl_->n_params, impl_->ctx.stream);
+}
+
+std::vector<float> CudaTrainModel::download_grads() const {
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  std::vector<float> g;
+  copy_out(g, impl_->grads, impl_->n_params, impl_->ctx.stream);
+  return g;
+}
+
+double CudaTrainModel::forward(const int32_t* inputs, const int32_t* targets, int batch, int len) {
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  return impl_->forward(inputs, targets, batch, len);
+}
+
+void CudaTrainModel::backward() {
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  impl_->backward();
+}
+
+double CudaTrainModel::clip_and_step(double lr, double max_norm) {
+  CUDA_CK(cudaSetDevice(impl_->ctx.device));
+  return impl_->clip_and_step(lr, max_norm);
+}
+
+int64_t CudaTrainModel::adam_steps() const { return impl_->adam_t; }
+void CudaTrainModel::set_adam_steps(int64_t t) { impl_->adam_t = t; }
+
+}  // namespace layerlab::train

@@ -1,0 +1,66 @@
+#pragma once
+// CudaTrainModel's state (include/layerlab/train_cuda.h): parameter offsets per layer,
+// device parameters / gradients / AdamW moments, and the activations of the last forward,
+// carved out of one arena sized for the batch. forward.cu and backward.cu mirror
+// Transformer<T>::forward / backward (src/train/model.cpp) step for step.
+#include <string>
+#include <vector>
+
+#include "layerlab/train_cuda.h"
+#include "train/cuda/ops.h"
+
+namespace layerlab::train {
+
+// Offsets of one layer's tensors in the flat parameter vector (-1: absent), as in model.cpp.
+struct CudaLayerIdx {
+  int64_t ln1_w = -1, ln1_b = -1, ln2_w = -1, ln2_b = -1;
+  int64_t attn_w = -1, attn_b = -1, proj_w = -1, proj_b = -1;  // preln/parallel: qkv, out projection
+  int64_t qk_w = -1, qk_b = -1, coef = -1, v_resid = -1;       // shaped: q rows then k rows; alpha|beta|gamma
+  int64_t attn_gain = -1, mlp_skip = -1, mlp_gain = -1;
+  int64_t fc_w = -1, fc_b = -1, fc2_w = -1, fc2_b = -1;
+};
+
+struct CudaTrainModel::Impl {
+  Impl(const ModelShape& s, const OptimConfig& o, int device, bool tf32);
+
+  // Activations of one layer (nullptr where the block has none).
+  struct LayerActs {
+    float *x, *ln1, *ln1_mean, *ln1_rstd, *qkv, *v, *p, *pv, *y, *h, *ln2, *ln2_mean, *ln2_rstd, *u, *g, *m;
+  };
+  // Sizes every buffer for B x L (the arena grows, never shrinks) and carves it.
+  void ensure_acts(int B, int L);
+  // Positions grouped by token id (for the embedding gradient) and the ids, to the device.
+  void upload_tokens(const int32_t* inputs, const int32_t* targets, int N);
+  double forward(const int32_t* inputs, const int32_t* targets, int B, int L);
+  void backward();
+  double clip_and_step(double lr, double max_norm);
+  float* P(int64_t off) { return off < 0 ? nullptr : params.as<float>() + off; }
+  float* G(int64_t off) { return off < 0 ? nullptr : grads.as<float>() + off; }
+
+  ModelShape shape;
+  OptimConfig optim;
+  std::vector<TensorSpec> layout;
+  int64_t n_params = 0;
+  int64_t wte = 0, wpe = 0, lnf_w = 0, lnf_b = 0;
+  std::vector<CudaLayerIdx> idx;
+  cu::Ctx ctx;
+  cuda::DevBuf params, grads, adam_m, adam_v, decay_mask, results;  // results: 2 doubles
+  int64_t adam_t = 0;
+
+  // The last forward.
+  int B = 0, L = 0, n_tok = 0;
+  bool have_forward = false;
+  cuda::DevBuf tokens;  // inputs[N] | targets[N] | tok[U] | start[U+1] | pos[N]
+  int32_t *d_in = nullptr, *d_tgt = nullptr, *d_tok = nullptr, *d_start = nullptr, *d_pos = nullptr;
+  cuda::DevBuf arena;
+  std::vector<LayerActs> acts;
+  float *xL = nullptr, *lnf = nullptr, *lnf_mean = nullptr, *lnf_rstd = nullptr, *logits = nullptr,
+        *row_loss = nullptr;
+  float* branch = nullptr;  // forward scratch: the attention sub-block's output
+  cu::AttnScratch attn{};
+  // backward scratch
+  float *dx = nullptr, *dh = nullptr, *dxa = nullptr, *dxm = nullptr, *dy = nullptr, *dm = nullptr, *dv = nullptr,
+        *dqkv = nullptr, *dg = nullptr;
+};
+
+}  // namespace layerlab::train
