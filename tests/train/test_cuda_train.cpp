@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +71,8 @@ Batch random_batch(std::mt19937_64& rng, int B, int L, int V) {
 void expect_grads_close(const std::vector<TensorSpec>& layout, const std::vector<float>& cpu,
                         const std::vector<float>& gpu, const std::string& what) {
   ASSERT_EQ(cpu.size(), gpu.size());
+  double worst = 0;
+  std::string worst_name;
   for (const TensorSpec& t : layout) {
     double max_ref = 0, max_diff = 0;
     for (int64_t i = t.offset; i < t.offset + t.numel; ++i) {
@@ -78,7 +82,10 @@ void expect_grads_close(const std::vector<TensorSpec>& layout, const std::vector
     }
     EXPECT_GT(max_ref, 0.0) << what << ": " << t.name << " has no gradient";
     EXPECT_LE(max_diff, 1e-4 * max_ref) << what << ": " << t.name << " (max |cpu grad| " << max_ref << ")";
+    if (max_ref > 0 && max_diff / max_ref > worst) worst = max_diff / max_ref, worst_name = t.name;
   }
+  std::printf("[ measured ] %s: gradients, worst max|cuda - cpu| / max|cpu| = %.2e (%s)\n", what.c_str(), worst,
+              worst_name.c_str());
 }
 
 // Parameters after a few AdamW steps. Adam divides each gradient by its own running RMS, so an
@@ -91,6 +98,7 @@ void expect_params_close(const std::vector<TensorSpec>& layout, const std::vecto
                          const std::vector<float>& gpu, const std::vector<std::vector<float>>& cpu_grads,
                          double lr) {
   int64_t loose = 0, total = 0;
+  double worst = 0;
   for (const TensorSpec& t : layout) {
     std::vector<double> gmax;
     for (const auto& g : cpu_grads) {
@@ -106,9 +114,12 @@ void expect_params_close(const std::vector<TensorSpec>& layout, const std::vecto
       loose += tiny;
       ++total;
       ASSERT_NEAR(gpu[i], cpu[i], tol) << t.name << "[" << i - t.offset << "]" << (tiny ? " (tiny gradient)" : "");
+      if (!tiny) worst = std::max(worst, double(std::abs(gpu[i] - cpu[i])));
     }
   }
   EXPECT_LT(loose, total / 20) << "too many elements with tiny gradients for the comparison to mean much";
+  std::printf("[ measured ] parameters after the steps: max |cuda - cpu| = %.2e (%lld of %lld elements with tiny "
+              "gradients compared loosely)\n", worst, (long long)loose, (long long)total);
 }
 
 class CudaVsCpu : public ::testing::TestWithParam<Case> {};
@@ -134,9 +145,11 @@ TEST_P(CudaVsCpu, LossGradientsAndStepsMatch) {
   const double lc = cpu.forward(batches[0].in.data(), batches[0].tgt.data(), B, L);
   const double lg = gpu.forward(batches[0].in.data(), batches[0].tgt.data(), B, L);
   EXPECT_NEAR(lg, lc, 1e-5 * std::abs(lc));
+  std::printf("[ measured ] %s: loss cpu %.7f cuda %.7f (rel %.1e)\n", case_name(GetParam()).c_str(), lc, lg,
+              std::abs(lg - lc) / lc);
   cpu.backward();
   gpu.backward();
-  expect_grads_close(cpu.layout(), cpu.grads(), gpu.download_grads(), "step 0");
+  expect_grads_close(cpu.layout(), cpu.grads(), gpu.download_grads(), case_name(GetParam()));
   // Clip at half the first norm so the clipping path runs.
   double norm0 = 0;
   for (float g : cpu.grads()) norm0 += double(g) * g;
@@ -331,11 +344,14 @@ TEST_F(CudaTrainLoop, SameLossesAsCpuAndExactResume) {
     const auto rc = read_log(dir_ / ("cpu_" + n)), rg = read_log(dir_ / ("cuda_" + n));
     ASSERT_EQ(rc.size(), 6u);
     ASSERT_EQ(rg.size(), 6u);
+    double worst = 0;
     for (size_t i = 0; i < rc.size(); ++i) {
+      worst = std::max({worst, std::abs(rg[i].loss - rc[i].loss), std::abs(rg[i].val_loss - rc[i].val_loss)});
       EXPECT_NEAR(rg[i].loss, rc[i].loss, 1e-4) << n << " step " << i + 1;
       EXPECT_NEAR(rg[i].val_loss, rc[i].val_loss, 1e-4) << n << " step " << i + 1;
       EXPECT_NEAR(rg[i].grad_norm, rc[i].grad_norm, 1e-4 * rc[i].grad_norm) << n << " step " << i + 1;
     }
+    std::printf("[ measured ] %s through run_training: max |loss cuda - cpu| over 6 steps = %.2e\n", n.c_str(), worst);
     const nlohmann::json meta = nlohmann::json::parse(read_text_file((dir_ / ("cuda_" + n) / "summary.json").string()));
     EXPECT_EQ(meta.at("device"), "cuda:0");
     EXPECT_EQ(meta.at("dtype"), "f32");

@@ -1,8 +1,9 @@
 // Causal multi-head attention for training, plain and shaped (A = alpha I + beta softmax - gamma C,
-// C_ij = 1/(i+1) for j <= i). Q, K, V are copied to head-major [B, H, L, hd]; scores and their
-// gradients are strided-batched cuBLAS products over the B*H heads; the causal softmax keeps its
-// probabilities [B, H, L, L] for the backward. The shaped terms alpha v_i and gamma * (running
-// mean of v) are sequential scans along the sequence, one thread per (b, h, d): no atomics.
+// C_ij = 1/(i+1) for j <= i). Q, K, V are copied to head-major [B, H, L, hd]; scores, A v and
+// the gradients are strided-batched cuBLAS products over the B*H heads; the causal softmax keeps
+// its probabilities [B, H, L, L] for the backward. Shaped attention builds A itself from them
+// (forward, and again in the backward) so it is one product like the plain one; its coefficient
+// gradients are row partials of the softmax backward summed per head in a fixed order.
 #include <cmath>
 
 #include "train/cuda/ops.h"
@@ -68,90 +69,67 @@ __global__ void softmax_forward_kernel(float* p, const float* s, int rows, int L
 }
 
 // In place: d[r, j] = p (b d - sum_k p b d) * scale for j <= i, else 0 (b = beta[h] or 1).
-__global__ void softmax_backward_kernel(float* d, const float* p, const float* beta, int rows, int L, int H,
-                                        float scale) {
+// Shaped (row_part set): the row's parts of the coefficient gradients, from d = dA before the
+// overwrite: alpha: dA_ii, beta: sum_j p dA, gamma: -sum_j dA / (i+1).
+__global__ void softmax_backward_kernel(float* d, float* row_part, const float* p, const float* beta, int rows, int L,
+                                        int H, float scale) {
   const int r = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (r >= rows) return;
   const int i = r % L, h = (r / L) % H;
   const float bc = beta ? beta[h] : 1.f;
   const float* pr = p + int64_t(r) * L;
   float* dr = d + int64_t(r) * L;
-  float dot = 0.f;
-  for (int j = lane; j <= i; j += 32) dot += pr[j] * (bc * dr[j]);
+  float dot = 0.f, pd = 0.f, sd = 0.f;
+  for (int j = lane; j <= i; j += 32) {
+    dot += pr[j] * (bc * dr[j]);
+    pd += pr[j] * dr[j];
+    sd += dr[j];
+  }
   dot = warp_sum(dot);
+  if (row_part) {
+    pd = warp_sum(pd);
+    sd = warp_sum(sd);
+    if (lane == 0) {
+      row_part[int64_t(r) * 3] = dr[i];
+      row_part[int64_t(r) * 3 + 1] = pd;
+      row_part[int64_t(r) * 3 + 2] = -sd / float(i + 1);
+    }
+    __syncwarp();  // dr[i] is read before any lane overwrites it
+  }
   for (int j = lane; j < L; j += 32) dr[j] = j <= i ? pr[j] * (bc * dr[j] - dot) * scale : 0.f;
 }
 
-// y_i = beta pv_i + alpha v_i - gamma mean_{j<=i} v_j, one thread per (b, h, d), scanning i.
-__global__ void shaped_forward_kernel(float* y, const float* pv, const float* v, const float* coef, int B, int L,
-                                      int H, int hd) {
-  const int C = H * hd;
-  GRID_STRIDE(t, int64_t(B) * C) {
-    const int d = int(t % hd), h = int((t / hd) % H);
-    const int64_t b = t / C;
-    const float alpha = coef[h], beta = coef[H + h], gamma = coef[2 * H + h];
-    const int64_t base = (b * H + h) * L * hd + d;
-    float s = 0.f;
-    for (int i = 0; i < L; ++i) {
-      const float vi = v[base + int64_t(i) * hd];
-      s += vi;
-      y[(b * L + i) * C + h * hd + d] = beta * pv[base + int64_t(i) * hd] + alpha * vi - gamma * (s / float(i + 1));
-    }
-  }
-}
-
-// dv_j = alpha dy_j + beta (P^T dy)_j - gamma sum_{i>=j} dy_i / (i+1), scanning i downwards.
-__global__ void shaped_backward_v_kernel(float* dv, int dvs, const float* dy, const float* ptdy, const float* coef,
-                                         int B, int L, int H, int hd) {
-  const int C = H * hd;
-  GRID_STRIDE(t, int64_t(B) * C) {
-    const int d = int(t % hd), h = int((t / hd) % H);
-    const int64_t b = t / C;
-    const float alpha = coef[h], beta = coef[H + h], gamma = coef[2 * H + h];
-    const int64_t base = (b * H + h) * L * hd + d;
-    float s = 0.f;
-    for (int i = L - 1; i >= 0; --i) {
-      const float g = dy[base + int64_t(i) * hd];
-      s += g / float(i + 1);
-      dv[(b * L + i) * dvs + h * hd + d] = alpha * g + beta * ptdy[base + int64_t(i) * hd] - gamma * s;
-    }
+// Shaped: a[r, j] = beta p + alpha [j == i] - gamma / (i+1) for j <= i, else 0 (as the CPU's a_ij).
+__global__ void shaped_matrix_kernel(float* a, const float* p, const float* coef, int rows, int L, int H) {
+  GRID_STRIDE(idx, int64_t(rows) * L) {
+    const int64_t r = idx / L;
+    const int j = int(idx % L), i = int(r % L), h = int((r / L) % H);
+    const float v = coef[H + h] * p[idx] - coef[2 * H + h] / float(i + 1) + (i == j ? coef[h] : 0.f);
+    a[idx] = j <= i ? v : 0.f;
   }
 }
 
 constexpr int kCoefThreads = 256;
 
-// Per head h (one block): d alpha = sum dy.v, d beta = sum dy.pv, d gamma = -sum dy.mean_{j<=i} v_j,
-// over every (b, i, d), in double, then a fixed tree over the block.
-__global__ void shaped_coef_grad_kernel(float* dcoef, const float* dy, const float* v, const float* pv, int B, int L,
-                                        int H, int hd) {
+// Per head h (one block): the coefficient gradients from the per-row partials of
+// softmax_backward_kernel, summed over (b, i) in double in a fixed order.
+__global__ void shaped_coef_grad_kernel(float* dcoef, const float* row_part, int B, int L, int H) {
   const int h = blockIdx.x;
-  double a = 0, bt = 0, g = 0;
-  for (int pr = threadIdx.x; pr < B * hd; pr += kCoefThreads) {
-    const int b = pr / hd, d = pr % hd;
-    const int64_t base = (int64_t(b) * H + h) * L * hd + d;
-    double cs = 0;
-    for (int i = 0; i < L; ++i) {
-      const int64_t k = base + int64_t(i) * hd;
-      const double gy = dy[k], vi = v[k];
-      cs += vi;
-      a += gy * vi;
-      bt += gy * double(pv[k]);
-      g += gy * cs / (i + 1);
-    }
+  double acc[3] = {0, 0, 0};
+  for (int k = threadIdx.x; k < B * L; k += kCoefThreads) {
+    const int64_t r = (int64_t(k / L) * H + h) * L + k % L;
+    for (int c = 0; c < 3; ++c) acc[c] += row_part[r * 3 + c];
   }
   __shared__ double sh[3][kCoefThreads];
-  sh[0][threadIdx.x] = a, sh[1][threadIdx.x] = bt, sh[2][threadIdx.x] = g;
+  for (int c = 0; c < 3; ++c) sh[c][threadIdx.x] = acc[c];
   __syncthreads();
   for (int s = kCoefThreads / 2; s > 0; s >>= 1) {
     if (threadIdx.x < s)
-      for (int k = 0; k < 3; ++k) sh[k][threadIdx.x] += sh[k][threadIdx.x + s];
+      for (int c = 0; c < 3; ++c) sh[c][threadIdx.x] += sh[c][threadIdx.x + s];
     __syncthreads();
   }
-  if (threadIdx.x == 0) {
-    dcoef[h] = float(sh[0][0]);
-    dcoef[H + h] = float(sh[1][0]);
-    dcoef[2 * H + h] = float(-sh[2][0]);
-  }
+  if (threadIdx.x == 0)
+    for (int c = 0; c < 3; ++c) dcoef[c * H + h] = float(sh[c][0]);
 }
 
 void to_heads(Ctx& c, float* out, const float* in, int stride, int B, int L, int H, int hd) {
@@ -166,8 +144,8 @@ void from_heads(Ctx& c, float* out, int stride, const float* in, int B, int L, i
 
 }  // namespace
 
-void attention_forward(Ctx& c, float* y, float* p, float* pv, const AttnIn& in, const AttnScratch& w, int B, int L,
-                       int H, int hd) {
+void attention_forward(Ctx& c, float* y, float* p, const AttnIn& in, const AttnScratch& w, int B, int L, int H,
+                       int hd) {
   const int BH = B * H, rows = BH * L, C = H * hd;
   const int64_t sq = int64_t(L) * hd, ss = int64_t(L) * L;
   to_heads(c, w.qh, in.q, in.qs, B, L, H, hd);
@@ -178,47 +156,49 @@ void attention_forward(Ctx& c, float* y, float* p, float* pv, const AttnIn& in, 
   softmax_forward_kernel<<<(rows + kWarps - 1) / kWarps, 32 * kWarps, 0, c.stream>>>(p, w.s, rows, L,
                                                                                       1.f / sqrtf(float(hd)));
   CUDA_CK_LAUNCH("softmax_forward_kernel");
-  float* out = in.coef ? pv : w.th;
-  gemm_batched(c, false, false, L, hd, L, p, L, ss, w.vh, hd, sq, 0.f, out, hd, sq, BH);
-  if (in.coef) {
-    shaped_forward_kernel<<<grid_for(int64_t(B) * C, 256), 256, 0, c.stream>>>(y, pv, w.vh, in.coef, B, L, H, hd);
-    CUDA_CK_LAUNCH("shaped_forward_kernel");
-  } else {
-    from_heads(c, y, C, w.th, B, L, H, hd);
+  const float* a = p;
+  if (in.coef) {  // the whole shaped matrix, into s (the scores are done)
+    shaped_matrix_kernel<<<grid_for(int64_t(rows) * L, 256), 256, 0, c.stream>>>(w.s, p, in.coef, rows, L, H);
+    CUDA_CK_LAUNCH("shaped_matrix_kernel");
+    a = w.s;
   }
+  gemm_batched(c, false, false, L, hd, L, a, L, ss, w.vh, hd, sq, 0.f, w.th, hd, sq, BH);
+  from_heads(c, y, C, w.th, B, L, H, hd);
 }
 
 void attention_backward(Ctx& c, float* dq, float* dk, float* dv, int dqs, int dks, int dvs, float* dcoef,
-                        const float* dy, const float* p, const float* pv, const AttnIn& in, const AttnScratch& w,
-                        int B, int L, int H, int hd) {
+                        const float* dy, const float* p, const AttnIn& in, const AttnScratch& w, int B, int L, int H,
+                        int hd) {
   const int BH = B * H, rows = BH * L, C = H * hd;
   const int64_t sq = int64_t(L) * hd, ss = int64_t(L) * L;
   to_heads(c, w.qh, in.q, in.qs, B, L, H, hd);
   to_heads(c, w.kh, in.k, in.ks, B, L, H, hd);
   to_heads(c, w.vh, in.v, in.vs, B, L, H, hd);
   to_heads(c, w.th, dy, C, B, L, H, hd);  // th = dy, head-major
+  // dv = A^T dy (A = the softmax, or the shaped matrix rebuilt into s).
+  const float* a = p;
   if (in.coef) {
-    shaped_coef_grad_kernel<<<H, kCoefThreads, 0, c.stream>>>(dcoef, w.th, w.vh, pv, B, L, H, hd);
+    shaped_matrix_kernel<<<grid_for(int64_t(rows) * L, 256), 256, 0, c.stream>>>(w.s, p, in.coef, rows, L, H);
+    CUDA_CK_LAUNCH("shaped_matrix_kernel");
+    a = w.s;
+  }
+  gemm_batched(c, true, false, L, hd, L, a, L, ss, w.th, hd, sq, 0.f, w.uh, hd, sq, BH);
+  from_heads(c, dv, dvs, w.uh, B, L, H, hd);
+  // dA = dy v^T; through the softmax (times beta when shaped) in place: dS, scale included.
+  gemm_batched(c, false, true, L, L, hd, w.th, hd, sq, w.vh, hd, sq, 0.f, w.s, L, ss, BH);
+  float* row_part = in.coef ? c.partials(size_t(rows) * 3) : nullptr;
+  softmax_backward_kernel<<<(rows + kWarps - 1) / kWarps, 32 * kWarps, 0, c.stream>>>(
+      w.s, row_part, p, in.coef ? in.coef + H : nullptr, rows, L, H, 1.f / sqrtf(float(hd)));
+  CUDA_CK_LAUNCH("softmax_backward_kernel");
+  if (in.coef) {
+    shaped_coef_grad_kernel<<<H, kCoefThreads, 0, c.stream>>>(dcoef, row_part, B, L, H);
     CUDA_CK_LAUNCH("shaped_coef_grad_kernel");
   }
-  // dA = dy v^T (gradient of the softmax part, before beta), then P^T dy into vh (v is done).
-  gemm_batched(c, false, true, L, L, hd, w.th, hd, sq, w.vh, hd, sq, 0.f, w.s, L, ss, BH);
-  gemm_batched(c, true, false, L, hd, L, p, L, ss, w.th, hd, sq, 0.f, w.vh, hd, sq, BH);
-  if (in.coef) {
-    shaped_backward_v_kernel<<<grid_for(int64_t(B) * C, 256), 256, 0, c.stream>>>(dv, dvs, w.th, w.vh, in.coef, B, L,
-                                                                                 H, hd);
-    CUDA_CK_LAUNCH("shaped_backward_v_kernel");
-  } else {
-    from_heads(c, dv, dvs, w.vh, B, L, H, hd);
-  }
-  softmax_backward_kernel<<<(rows + kWarps - 1) / kWarps, 32 * kWarps, 0, c.stream>>>(
-      w.s, p, in.coef ? in.coef + H : nullptr, rows, L, H, 1.f / sqrtf(float(hd)));
-  CUDA_CK_LAUNCH("softmax_backward_kernel");
-  // dq = dS k (into th: dy is done), dk = dS^T q (into vh: dv is out).
-  gemm_batched(c, false, false, L, hd, L, w.s, L, ss, w.kh, hd, sq, 0.f, w.th, hd, sq, BH);
-  from_heads(c, dq, dqs, w.th, B, L, H, hd);
-  gemm_batched(c, true, false, L, hd, L, w.s, L, ss, w.qh, hd, sq, 0.f, w.vh, hd, sq, BH);
-  from_heads(c, dk, dks, w.vh, B, L, H, hd);
+  // dq = dS k (into uh: dv is out), dk = dS^T q (into th: dy is done).
+  gemm_batched(c, false, false, L, hd, L, w.s, L, ss, w.kh, hd, sq, 0.f, w.uh, hd, sq, BH);
+  from_heads(c, dq, dqs, w.uh, B, L, H, hd);
+  gemm_batched(c, true, false, L, hd, L, w.s, L, ss, w.qh, hd, sq, 0.f, w.th, hd, sq, BH);
+  from_heads(c, dk, dks, w.th, B, L, H, hd);
 }
 
 }  // namespace layerlab::train::cu

@@ -61,7 +61,7 @@ void CudaTrainModel::Impl::backward() {
     if (!s.shaped()) {
       cu::linear_backward(c, dy, false, G(I.proj_w), G(I.proj_b), dbranch, a.y, P(I.proj_w), N, C, C);
       const cu::AttnIn in{a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, 3 * C};
-      cu::attention_backward(c, dqkv, dqkv + C, dqkv + 2 * C, 3 * C, 3 * C, 3 * C, nullptr, dy, a.p, nullptr, in, attn,
+      cu::attention_backward(c, dqkv, dqkv + C, dqkv + 2 * C, 3 * C, 3 * C, 3 * C, nullptr, dy, a.p, in, attn,
                              B, L, H, hd);
       cu::linear_backward(c, dxa_p, dxa_acc, G(I.attn_w), G(I.attn_b), dqkv, xa, P(I.attn_w), N, C, 3 * C);
     } else {
@@ -69,7 +69,7 @@ void CudaTrainModel::Impl::backward() {
       cu::combine(c, dy, dbranch, P(I.attn_gain), nullptr, nullptr, nullptr, nullptr, NC);
       const float* v = I.v_resid >= 0 ? a.v : xa;
       const cu::AttnIn in{a.qkv, a.qkv + C, v, 2 * C, 2 * C, C, P(I.coef)};
-      cu::attention_backward(c, dqkv, dqkv + C, dv, 2 * C, 2 * C, C, G(I.coef), dy, a.p, a.pv, in, attn, B, L, H, hd);
+      cu::attention_backward(c, dqkv, dqkv + C, dv, 2 * C, 2 * C, C, G(I.coef), dy, a.p, in, attn, B, L, H, hd);
       cu::linear_backward(c, dxa_p, dxa_acc, G(I.qk_w), G(I.qk_b), dqkv, xa, P(I.qk_w), N, C, 2 * C);
       cu::combine(c, dxa_p, dxa_p, nullptr, dv, nullptr, nullptr, nullptr, NC);  // identity value path
       if (I.v_resid >= 0)

@@ -37,7 +37,7 @@ double CudaTrainModel::Impl::forward(const int32_t* inputs, const int32_t* targe
     if (!s.shaped()) {
       cu::linear_forward(c, a.qkv, xa, P(I.attn_w), P(I.attn_b), N, C, 3 * C);
       const cu::AttnIn in{a.qkv, a.qkv + C, a.qkv + 2 * C, 3 * C, 3 * C, 3 * C};
-      cu::attention_forward(c, a.y, a.p, nullptr, in, attn, B, L, H, hd);
+      cu::attention_forward(c, a.y, a.p, in, attn, B, L, H, hd);
       cu::linear_forward(c, branch, a.y, P(I.proj_w), P(I.proj_b), N, C, C);
     } else {
       cu::linear_forward(c, a.qkv, xa, P(I.qk_w), P(I.qk_b), N, C, 2 * C);
@@ -48,7 +48,7 @@ double CudaTrainModel::Impl::forward(const int32_t* inputs, const int32_t* targe
         v = a.v;
       }
       const cu::AttnIn in{a.qkv, a.qkv + C, v, 2 * C, 2 * C, C, P(I.coef)};
-      cu::attention_forward(c, a.y, a.p, a.pv, in, attn, B, L, H, hd);
+      cu::attention_forward(c, a.y, a.p, in, attn, B, L, H, hd);
       // The branch g_a * y is folded into the block output below.
     }
     // MLP input.

@@ -92,20 +92,20 @@ struct AttnIn {
   int qs, ks, vs;
   const float* coef = nullptr;  // alpha[H] | beta[H] | gamma[H]; nullptr: plain softmax attention
 };
-// Head-major scratch [B, H, L, hd] x 4 and [B, H, L, L] x 1, owned by the caller.
+// Head-major scratch [B, H, L, hd] x 5 and [B, H, L, L] x 1, owned by the caller.
 struct AttnScratch {
-  float *qh, *kh, *vh, *th;
+  float *qh, *kh, *vh, *th, *uh;
   float* s;
 };
 // y[N, C] = A v per head, A = softmax(q k^T / sqrt(hd) + causal mask), or shaped
-// A = alpha I + beta softmax - gamma C (C_ij = 1/(i+1), j <= i). Keeps p[B,H,L,L] (softmax) and,
-// shaped, pv[B,H,L,hd] (softmax times v, head-major) for the backward.
-void attention_forward(Ctx& c, float* y, float* p, float* pv, const AttnIn& in, const AttnScratch& w, int B, int L,
-                       int H, int hd);
+// A = alpha I + beta softmax - gamma C (C_ij = 1/(i+1), j <= i). Keeps p[B,H,L,L] (the softmax)
+// for the backward.
+void attention_forward(Ctx& c, float* y, float* p, const AttnIn& in, const AttnScratch& w, int B, int L, int H,
+                       int hd);
 // Gradients: dq, dk, dv written with strides dqs/dks/dvs; shaped: dcoef[3H] written.
 void attention_backward(Ctx& c, float* dq, float* dk, float* dv, int dqs, int dks, int dvs, float* dcoef,
-                        const float* dy, const float* p, const float* pv, const AttnIn& in, const AttnScratch& w,
-                        int B, int L, int H, int hd);
+                        const float* dy, const float* p, const AttnIn& in, const AttnScratch& w, int B, int L, int H,
+                        int hd);
 
 // ---- loss.cu ------------------------------------------------------------------------------
 // Per row: loss[n] = -log softmax(logits[n])[tgt[n]]; logits are overwritten with the gradient

@@ -86,7 +86,6 @@ void CudaTrainModel::Impl::ensure_acts(int b, int len) {
       a.qkv = take((s.shaped() ? 2 : 3) * NC);
       a.v = take(NC, I.v_resid >= 0);
       a.p = take(att);
-      a.pv = take(NC, s.shaped());
       a.y = take(NC);
       a.h = take(NC, !s.parallel());
       a.ln2 = take(NC, I.ln2_w >= 0);
@@ -103,7 +102,7 @@ void CudaTrainModel::Impl::ensure_acts(int b, int len) {
     logits = take(N * V);
     row_loss = take(N);
     branch = take(NC);
-    attn = {take(NC), take(NC), take(NC), take(NC), take(att)};
+    attn = {take(NC), take(NC), take(NC), take(NC), take(NC), take(att)};
     dx = take(NC), dh = take(NC), dxa = take(NC), dxm = take(NC), dy = take(NC), dm = take(NC), dv = take(NC);
     dqkv = take(3 * NC);
     dg = take(N * F);

@@ -25,7 +25,7 @@ struct CudaTrainModel::Impl {
 
   // Activations of one layer (nullptr where the block has none).
   struct LayerActs {
-    float *x, *ln1, *ln1_mean, *ln1_rstd, *qkv, *v, *p, *pv, *y, *h, *ln2, *ln2_mean, *ln2_rstd, *u, *g, *m;
+    float *x, *ln1, *ln1_mean, *ln1_rstd, *qkv, *v, *p, *y, *h, *ln2, *ln2_mean, *ln2_rstd, *u, *g, *m;
   };
   // Sizes every buffer for B x L (the arena grows, never shrinks) and carves it.
   void ensure_acts(int B, int L);
