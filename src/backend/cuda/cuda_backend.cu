@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_check.h"
 #include "backend/cuda/flash_attention.h"
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
@@ -32,104 +33,14 @@ namespace layerlab {
 
 namespace {
 
-// ---------------------------------------------------------------- error checking
+// ---------------------------------------------------------------- error checking, device memory
 
-// The called function's name out of the stringified call expression.
-std::string call_name(const char* call) {
-  std::string s(call);
-  return s.substr(0, s.find('('));
-}
-
-void check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) {
-    (void)cudaGetLastError();  // clear a sticky-free error so later calls are not poisoned
-    throw Error("CUDA: " + call_name(call) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
-  }
-}
-
-const char* cublas_status_name(cublasStatus_t s) {
-  switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    default: return "CUBLAS_STATUS_(other)";
-  }
-}
-
-void check(cublasStatus_t s, const char* call) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw Error("cuBLAS: " + call_name(call) + ": " + cublas_status_name(s));
-}
-
-#define CK(call) check((call), #call)
-#define CK_LAUNCH(what) check(cudaGetLastError(), what)
-
-std::string human_bytes(size_t n) {
-  char buf[64];
-  if (n >= (size_t(1) << 30))
-    std::snprintf(buf, sizeof buf, "%zu bytes (%.2f GiB)", n, n / double(size_t(1) << 30));
-  else
-    std::snprintf(buf, sizeof buf, "%zu bytes (%.1f MiB)", n, n / double(1 << 20));
-  return buf;
-}
-
-void* device_alloc(size_t bytes, const char* what) {
-  if (bytes == 0) return nullptr;
-  void* p = nullptr;
-  const cudaError_t e = cudaMalloc(&p, bytes);
-  if (e != cudaSuccess) {
-    (void)cudaGetLastError();
-    size_t free_b = 0, total_b = 0;
-    (void)cudaMemGetInfo(&free_b, &total_b);
-    throw Error(std::string("CUDA: cudaMalloc of ") + human_bytes(bytes) + " for " + what + ": " + cudaGetErrorName(e) +
-                " (" + cudaGetErrorString(e) + "); free on the device: " + human_bytes(free_b) + " of " +
-                human_bytes(total_b));
-  }
-  return p;
-}
-
-// Owned device memory.
-class DevBuf {
- public:
-  DevBuf() = default;
-  DevBuf(size_t bytes, const char* what) : p_(device_alloc(bytes, what)), n_(bytes) {}
-  ~DevBuf() {
-    if (p_) cudaFree(p_);
-  }
-  DevBuf(const DevBuf&) = delete;
-  DevBuf& operator=(const DevBuf&) = delete;
-  DevBuf(DevBuf&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
-  DevBuf& operator=(DevBuf&& o) noexcept {
-    if (this != &o) {
-      if (p_) cudaFree(p_);
-      p_ = o.p_, n_ = o.n_, o.p_ = nullptr, o.n_ = 0;
-    }
-    return *this;
-  }
-  // Grows (never shrinks) to at least `bytes`; contents are not kept.
-  void ensure(size_t bytes, const char* what) {
-    if (bytes <= n_) return;
-    if (p_) {
-      CK(cudaDeviceSynchronize());
-      cudaFree(p_);
-      p_ = nullptr, n_ = 0;
-    }
-    p_ = device_alloc(bytes, what);
-    n_ = bytes;
-  }
-  void* get() const { return p_; }
-  template <class T>
-  T* as() const { return static_cast<T*>(p_); }
-
- private:
-  void* p_ = nullptr;
-  size_t n_ = 0;
-};
+// Shared with the CUDA trainer (backend/cuda/cuda_check.h): checked calls and owned device
+// memory, every failure a layerlab::Error naming the call (and the size, for allocations).
+using cuda::check;
+using cuda::DevBuf;
+#define CK(call) CUDA_CK(call)
+#define CK_LAUNCH(what) CUDA_CK_LAUNCH(what)
 
 // ---------------------------------------------------------------- element types
 

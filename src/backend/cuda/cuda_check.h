@@ -1,8 +1,8 @@
 #pragma once
-// Checking of CUDA / cuBLAS calls and owned device memory, for CUDA code outside the inference
-// backend (src/train/cuda/). Every failure becomes a layerlab::Error naming the call, and for
-// allocations the size, what it was for and the device's free memory.
-// (cuda_backend.cu still has its own file-local copies of these; it can switch to this header.)
+// Checking of CUDA / cuBLAS calls and owned device memory, for every CUDA file of layerlab
+// (the inference backend in src/backend/cuda/, the trainer in src/train/cuda/). Every failure
+// becomes a layerlab::Error naming the call, and for allocations the size, what it was for and
+// the device's free memory.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
