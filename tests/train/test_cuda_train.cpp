@@ -203,8 +203,8 @@ INSTANTIATE_TEST_SUITE_P(Blocks, CudaVsCpu,
                                            Case{BlockType::SASP, true}, Case{BlockType::SASP, false}),
                          [](const auto& info) { return case_name(info.param); });
 
-// The main case of the paper's setup: head_dim 64, sequences of 128; and a batch shorter than
-// the context (position rows past it get zero gradient), with a single sequence.
+// The main case of the paper's setup: head_dim 64, sequences of 128; a batch shorter than the
+// context (position rows past it get zero gradient), with a single sequence; odd sizes.
 TEST(CudaTrain, LongerSequencesAndShortBatches) {
   SKIP_WITHOUT_GPU();
   struct Run {
@@ -213,7 +213,11 @@ TEST(CudaTrain, LongerSequencesAndShortBatches) {
   };
   const std::vector<Run> runs = {{small(BlockType::PreLN, true, 128, 2, 128), 2, 128},
                                  {small(BlockType::SASP, true, 128, 2, 128), 2, 128},
-                                 {small(BlockType::SAS, false, 64, 4, 16), 1, 11}};
+                                 {small(BlockType::SAS, false, 64, 4, 16), 1, 11},
+                                 // head_dim 5: unaligned rows (scalar head copies), q|k and
+                                 // alpha|beta|gamma not on 64-float boundaries
+                                 {small(BlockType::SASP, true, 20, 4, 9), 2, 7},
+                                 {small(BlockType::Parallel, true, 20, 4, 9), 3, 9}};
   for (const Run& r : runs) {
     Transformer<float> cpu(r.s);
     cpu.init(5);

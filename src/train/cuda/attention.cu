@@ -5,6 +5,7 @@
 // (forward, and again in the backward) so it is one product like the plain one; its coefficient
 // gradients are row partials of the softmax backward summed per head in a fixed order.
 #include <cmath>
+#include <cstdint>
 
 #include "train/cuda/ops.h"
 
@@ -26,25 +27,22 @@ __device__ float warp_max(float v) {
   return v;
 }
 
-// Row-major [N, stride] (head h at columns h*hd) -> head-major [B, H, L, hd]; read order.
-__global__ void to_heads_kernel(float* out, const float* in, int stride, int B, int L, int H, int hd) {
-  const int C = H * hd;
-  GRID_STRIDE(idx, int64_t(B) * L * C) {
-    const int64_t n = idx / C;
-    const int col = int(idx % C), h = col / hd, d = col % hd;
-    const int64_t b = n / L, i = n % L;
-    out[((b * H + h) * L + i) * hd + d] = in[n * stride + col];
-  }
-}
-
-// Head-major -> row-major with stride; write order.
-__global__ void from_heads_kernel(float* out, int stride, const float* in, int B, int L, int H, int hd) {
-  const int C = H * hd;
-  GRID_STRIDE(idx, int64_t(B) * L * C) {
-    const int64_t n = idx / C;
-    const int col = int(idx % C), h = col / hd, d = col % hd;
-    const int64_t b = n / L, i = n % L;
-    out[n * stride + col] = in[((b * H + h) * L + i) * hd + d];
+// Row-major [N, stride] (head h at columns h*hd) <-> head-major [B, H, L, hd], VEC floats per
+// thread (4: 16-byte copies when sizes and pointers allow). 32-bit indices (sizes are checked in
+// ensure_acts): 64-bit division per element made these copies a tenth of the step.
+template <int VEC, bool TO_HEADS>
+__global__ void heads_copy_kernel(float* out, const float* in, int stride, int B, int L, int H, int hd) {
+  const unsigned hv = hd / VEC, total = unsigned(B) * L * H * hv;
+  for (unsigned t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
+    const unsigned dv = t % hv, nh = t / hv, h = nh % H, n = nh / H, b = n / L, i = n % L;
+    const size_t row = size_t(n) * stride + h * hd + dv * VEC;
+    const size_t head = ((size_t(b) * H + h) * L + i) * hd + dv * VEC;
+    const float* src = in + (TO_HEADS ? row : head);
+    float* dst = out + (TO_HEADS ? head : row);
+    if constexpr (VEC == 4)
+      *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src);
+    else
+      *dst = *src;
   }
 }
 
@@ -99,14 +97,16 @@ __global__ void softmax_backward_kernel(float* d, float* row_part, const float* 
   for (int j = lane; j < L; j += 32) dr[j] = j <= i ? pr[j] * (bc * dr[j] - dot) * scale : 0.f;
 }
 
-// Shaped: a[r, j] = beta p + alpha [j == i] - gamma / (i+1) for j <= i, else 0 (as the CPU's a_ij).
+// Shaped: a[r, j] = beta p + alpha [j == i] - gamma / (i+1) for j <= i, else 0 (as the CPU's
+// a_ij); one warp per row r = (b, h, i).
 __global__ void shaped_matrix_kernel(float* a, const float* p, const float* coef, int rows, int L, int H) {
-  GRID_STRIDE(idx, int64_t(rows) * L) {
-    const int64_t r = idx / L;
-    const int j = int(idx % L), i = int(r % L), h = int((r / L) % H);
-    const float v = coef[H + h] * p[idx] - coef[2 * H + h] / float(i + 1) + (i == j ? coef[h] : 0.f);
-    a[idx] = j <= i ? v : 0.f;
-  }
+  const int r = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (r >= rows) return;
+  const int i = r % L, h = (r / L) % H;
+  const float alpha = coef[h], beta = coef[H + h], gc = coef[2 * H + h] / float(i + 1);
+  const float* pr = p + int64_t(r) * L;
+  float* ar = a + int64_t(r) * L;
+  for (int j = lane; j < L; j += 32) ar[j] = j <= i ? beta * pr[j] - gc + (i == j ? alpha : 0.f) : 0.f;
 }
 
 constexpr int kCoefThreads = 256;
@@ -132,14 +132,29 @@ __global__ void shaped_coef_grad_kernel(float* dcoef, const float* row_part, int
     for (int c = 0; c < 3; ++c) dcoef[c * H + h] = float(sh[c][0]);
 }
 
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <bool TO_HEADS>
+void heads_copy(Ctx& c, float* out, const float* in, int stride, int B, int L, int H, int hd) {
+  const int64_t n = int64_t(B) * L * H * hd;
+  if (hd % 4 == 0 && stride % 4 == 0 && aligned16(out) && aligned16(in))
+    heads_copy_kernel<4, TO_HEADS><<<grid_for(n / 4, 256), 256, 0, c.stream>>>(out, in, stride, B, L, H, hd);
+  else
+    heads_copy_kernel<1, TO_HEADS><<<grid_for(n, 256), 256, 0, c.stream>>>(out, in, stride, B, L, H, hd);
+  CUDA_CK_LAUNCH("heads_copy_kernel");
+}
+
 void to_heads(Ctx& c, float* out, const float* in, int stride, int B, int L, int H, int hd) {
-  to_heads_kernel<<<grid_for(int64_t(B) * L * H * hd, 256), 256, 0, c.stream>>>(out, in, stride, B, L, H, hd);
-  CUDA_CK_LAUNCH("to_heads_kernel");
+  heads_copy<true>(c, out, in, stride, B, L, H, hd);
 }
 
 void from_heads(Ctx& c, float* out, int stride, const float* in, int B, int L, int H, int hd) {
-  from_heads_kernel<<<grid_for(int64_t(B) * L * H * hd, 256), 256, 0, c.stream>>>(out, stride, in, B, L, H, hd);
-  CUDA_CK_LAUNCH("from_heads_kernel");
+  heads_copy<false>(c, out, in, stride, B, L, H, hd);
+}
+
+void shaped_matrix(Ctx& c, float* a, const float* p, const float* coef, int rows, int L, int H) {
+  shaped_matrix_kernel<<<(rows + kWarps - 1) / kWarps, 32 * kWarps, 0, c.stream>>>(a, p, coef, rows, L, H);
+  CUDA_CK_LAUNCH("shaped_matrix_kernel");
 }
 
 }  // namespace
@@ -158,8 +173,7 @@ void attention_forward(Ctx& c, float* y, float* p, const AttnIn& in, const AttnS
   CUDA_CK_LAUNCH("softmax_forward_kernel");
   const float* a = p;
   if (in.coef) {  // the whole shaped matrix, into s (the scores are done)
-    shaped_matrix_kernel<<<grid_for(int64_t(rows) * L, 256), 256, 0, c.stream>>>(w.s, p, in.coef, rows, L, H);
-    CUDA_CK_LAUNCH("shaped_matrix_kernel");
+    shaped_matrix(c, w.s, p, in.coef, rows, L, H);
     a = w.s;
   }
   gemm_batched(c, false, false, L, hd, L, a, L, ss, w.vh, hd, sq, 0.f, w.th, hd, sq, BH);
@@ -178,8 +192,7 @@ void attention_backward(Ctx& c, float* dq, float* dk, float* dv, int dqs, int dk
   // dv = A^T dy (A = the softmax, or the shaped matrix rebuilt into s).
   const float* a = p;
   if (in.coef) {
-    shaped_matrix_kernel<<<grid_for(int64_t(rows) * L, 256), 256, 0, c.stream>>>(w.s, p, in.coef, rows, L, H);
-    CUDA_CK_LAUNCH("shaped_matrix_kernel");
+    shaped_matrix(c, w.s, p, in.coef, rows, L, H);
     a = w.s;
   }
   gemm_batched(c, true, false, L, hd, L, a, L, ss, w.th, hd, sq, 0.f, w.uh, hd, sq, BH);

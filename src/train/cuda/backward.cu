@@ -12,7 +12,7 @@ void CudaTrainModel::Impl::backward() {
   const int N = B * L, C = s.d_model, F = s.ff(), H = s.n_head, hd = s.head_dim(), V = s.vocab;
   const int64_t NC = int64_t(N) * C;
   cu::Ctx& c = ctx;
-  CUDA_CK(cudaMemsetAsync(grads.get(), 0, size_t(n_params) * sizeof(float), c.stream));
+  CUDA_CK(cudaMemsetAsync(grads.get(), 0, size_t(n_dev) * sizeof(float), c.stream));
 
   // The logits already hold d loss / d logits (cross_entropy). Tied head, then the final norm.
   float* dlnf = dxa;

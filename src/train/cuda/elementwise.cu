@@ -41,10 +41,12 @@ __global__ void position_grad_kernel(float* dwpe, const float* dx, int B, int L,
 
 constexpr float kGeluS = 0.7978845608028654f;  // sqrt(2 / pi)
 
-__global__ void gelu_forward_kernel(float* y, const float* x, int64_t n) {
-  GRID_STRIDE(i, n) {
-    const float v = x[i];
-    y[i] = 0.5f * v * (1.f + tanhf(kGeluS * (v + 0.044715f * v * v * v)));
+// u += bias (kept: the backward needs it), g = gelu(u): one pass instead of two.
+__global__ void bias_gelu_forward_kernel(float* u, float* g, const float* b, unsigned n, unsigned F) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const float v = u[i] + b[i % F];
+    u[i] = v;
+    g[i] = 0.5f * v * (1.f + tanhf(kGeluS * (v + 0.044715f * v * v * v)));
   }
 }
 
@@ -85,9 +87,10 @@ void embedding_backward(Ctx& c, float* dwte, float* dwpe, const float* dx, const
   CUDA_CK_LAUNCH("position_grad_kernel");
 }
 
-void gelu_forward(Ctx& c, float* y, const float* x, int64_t n) {
-  gelu_forward_kernel<<<grid_for(n, 256), 256, 0, c.stream>>>(y, x, n);
-  CUDA_CK_LAUNCH("gelu_forward_kernel");
+void bias_gelu_forward(Ctx& c, float* u, float* g, const float* b, int N, int F) {
+  const int64_t n = int64_t(N) * F;
+  bias_gelu_forward_kernel<<<grid_for(n, 256), 256, 0, c.stream>>>(u, g, b, unsigned(n), unsigned(F));
+  CUDA_CK_LAUNCH("bias_gelu_forward_kernel");
 }
 
 void gelu_backward(Ctx& c, float* d, const float* x, int64_t n) {

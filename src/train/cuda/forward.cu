@@ -64,8 +64,8 @@ double CudaTrainModel::Impl::forward(const int32_t* inputs, const int32_t* targe
         xm = a.ln2;
       }
     }
-    cu::linear_forward(c, a.u, xm, P(I.fc_w), P(I.fc_b), N, C, F);
-    cu::gelu_forward(c, a.g, a.u, int64_t(N) * F);
+    cu::linear_forward(c, a.u, xm, P(I.fc_w), nullptr, N, C, F);
+    cu::bias_gelu_forward(c, a.u, a.g, P(I.fc_b), N, F);
     cu::linear_forward(c, a.m, a.g, P(I.fc2_w), P(I.fc2_b), N, F, C);
     // Block output.
     switch (s.block) {

@@ -48,9 +48,10 @@ void gemm_batched(Ctx& c, bool ta, bool tb, int M, int N, int K, const float* A,
 
 namespace {
 
-__global__ void add_bias_kernel(float* y, const float* b, int64_t n, int out) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] += b[i % out];
+// 32-bit indices (activation sizes are checked in ensure_acts): a 64-bit modulo per element
+// costs more than the memory traffic.
+__global__ void add_bias_kernel(float* y, const float* b, unsigned n, unsigned out) {
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) y[i] += b[i % out];
 }
 
 }  // namespace
@@ -59,7 +60,7 @@ void linear_forward(Ctx& c, float* y, const float* x, const float* W, const floa
   gemm(c, false, true, N, out, in, x, in, W, in, 0.f, y, out);
   if (b) {
     const int64_t n = int64_t(N) * out;
-    add_bias_kernel<<<grid_for(n, 256), 256, 0, c.stream>>>(y, b, n, out);
+    add_bias_kernel<<<grid_for(n, 256), 256, 0, c.stream>>>(y, b, unsigned(n), unsigned(out));
     CUDA_CK_LAUNCH("add_bias_kernel");
   }
 }

@@ -68,7 +68,8 @@ void embedding_forward(Ctx& c, float* x, const int32_t* in, const float* wte, co
 // dwpe[t] = sum_b dx[b*L + t] (written).
 void embedding_backward(Ctx& c, float* dwte, float* dwpe, const float* dx, const int32_t* tok, const int32_t* start,
                         const int32_t* pos, int n_tok, int B, int L, int C);
-void gelu_forward(Ctx& c, float* y, const float* x, int64_t n);
+// u[N, F] += b (in place), g = gelu(u).
+void bias_gelu_forward(Ctx& c, float* u, float* g, const float* b, int N, int F);
 // d[i] = d[i] * gelu'(x[i]) (in place).
 void gelu_backward(Ctx& c, float* d, const float* x, int64_t n);
 // out = ga*a + gb*b (+ gc*cc when cc), g* device scalars (nullptr: 1). out may alias an input.

@@ -11,9 +11,21 @@ CudaTrainModel::Impl::Impl(const ModelShape& s, const OptimConfig& o, int device
     : shape(s), optim(o), layout(parameter_layout(s)), ctx(device, tf32) {
   shape.validate("model");
   n_params = parameter_count(layout);
+  auto ends_with = [](const std::string& s, const std::string& e) {
+    return s.size() >= e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+  };
+  for (const auto& t : layout) {
+    // Keys continue the query matrix ([2C, C] together), beta and gamma continue alpha.
+    const bool continues = ends_with(t.name, "attn.k.weight") || ends_with(t.name, "attn.beta") ||
+                           ends_with(t.name, "attn.gamma");
+    if (!continues) n_dev = (n_dev + 63) / 64 * 64;
+    dev_off.push_back(n_dev);
+    n_dev += t.numel;
+  }
+  n_dev = (n_dev + 63) / 64 * 64;
   auto off = [&](const std::string& name) -> int64_t {
-    for (const auto& t : layout)
-      if (t.name == name) return t.offset;
+    for (size_t k = 0; k < layout.size(); ++k)
+      if (layout[k].name == name) return dev_off[k];
     return -1;
   };
   wte = off("wte");
@@ -44,16 +56,17 @@ CudaTrainModel::Impl::Impl(const ModelShape& s, const OptimConfig& o, int device
     I.fc2_b = off(p + "mlp.c_proj.bias");
     idx.push_back(I);
   }
-  const size_t bytes = size_t(n_params) * sizeof(float);
+  const size_t bytes = size_t(n_dev) * sizeof(float);
   params = cuda::DevBuf(bytes, "parameters");
   grads = cuda::DevBuf(bytes, "gradients");
   adam_m = cuda::DevBuf(bytes, "AdamW first moments");
   adam_v = cuda::DevBuf(bytes, "AdamW second moments");
-  decay_mask = cuda::DevBuf(size_t(n_params), "weight-decay mask");
+  decay_mask = cuda::DevBuf(size_t(n_dev), "weight-decay mask");
   results = cuda::DevBuf(2 * sizeof(double), "loss and norm results");
-  std::vector<uint8_t> mask(n_params, 0);
-  for (const auto& t : layout)
-    if (decays(optim, t)) std::fill(mask.begin() + t.offset, mask.begin() + t.offset + t.numel, uint8_t(1));
+  std::vector<uint8_t> mask(n_dev, 0);
+  for (size_t k = 0; k < layout.size(); ++k)
+    if (decays(optim, layout[k]))
+      std::fill(mask.begin() + dev_off[k], mask.begin() + dev_off[k] + layout[k].numel, uint8_t(1));
   // Everything on the model's stream (a non-blocking stream does not wait for the legacy one).
   CUDA_CK(cudaMemcpyAsync(decay_mask.get(), mask.data(), mask.size(), cudaMemcpyHostToDevice, ctx.stream));
   for (cuda::DevBuf* b : {&params, &grads, &adam_m, &adam_v}) CUDA_CK(cudaMemsetAsync(b->get(), 0, bytes, ctx.stream));
@@ -64,6 +77,10 @@ void CudaTrainModel::Impl::ensure_acts(int b, int len) {
   const ModelShape& s = shape;
   const int64_t N = int64_t(b) * len, C = s.d_model, F = s.ff(), V = s.vocab, H = s.n_head;
   const int64_t NC = N * C, att = int64_t(b) * H * len * len;
+  // The elementwise and copy kernels index one activation with 32 bits.
+  if (N * std::max(3 * C, F) >= (int64_t(1) << 31) || att >= (int64_t(1) << 31))
+    fail("train", "batch " + std::to_string(b) + " x length " + std::to_string(len) +
+                      " is too large for one step on the device (an activation over 2^31 elements)");
   // Two passes: count (base null), then carve the arena. Every buffer starts 256-byte aligned.
   auto carve = [&](float* base) -> size_t {
     size_t used = 0;
@@ -150,7 +167,7 @@ void CudaTrainModel::Impl::upload_tokens(const int32_t* inputs, const int32_t* t
 
 double CudaTrainModel::Impl::clip_and_step(double lr, double max_norm) {
   double* d_sq = results.as<double>() + 1;
-  cu::sum_squares(ctx, d_sq, grads.as<float>(), n_params);
+  cu::sum_squares(ctx, d_sq, grads.as<float>(), n_dev);
   double sq = 0;
   CUDA_CK(cudaMemcpyAsync(&sq, d_sq, sizeof(double), cudaMemcpyDeviceToHost, ctx.stream));
   ctx.sync();
@@ -169,8 +186,23 @@ double CudaTrainModel::Impl::clip_and_step(double lr, double max_norm) {
   a.eps = float(optim.eps);
   a.decay = float(1.0 - lr * optim.weight_decay);
   cu::adamw_step(ctx, params.as<float>(), grads.as<float>(), adam_m.as<float>(), adam_v.as<float>(),
-                 decay_mask.as<uint8_t>(), n_params, a);
+                 decay_mask.as<uint8_t>(), n_dev, a);
   return norm;
+}
+
+void CudaTrainModel::Impl::copy_in(cuda::DevBuf& dst, const std::vector<float>& src) {
+  for (size_t k = 0; k < layout.size(); ++k)
+    CUDA_CK(cudaMemcpyAsync(dst.as<float>() + dev_off[k], src.data() + layout[k].offset,
+                            size_t(layout[k].numel) * sizeof(float), cudaMemcpyHostToDevice, ctx.stream));
+  ctx.sync();
+}
+
+void CudaTrainModel::Impl::copy_out(std::vector<float>& dst, const cuda::DevBuf& src) const {
+  dst.resize(n_params);
+  for (size_t k = 0; k < layout.size(); ++k)
+    CUDA_CK(cudaMemcpyAsync(dst.data() + layout[k].offset, src.as<float>() + dev_off[k],
+                            size_t(layout[k].numel) * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream));
+  ctx.sync();
 }
 
 // ---- the public class ----------------------------------------------------------------------
@@ -181,17 +213,6 @@ void check_size(const std::vector<float>& v, int64_t n, const char* what) {
   if (int64_t(v.size()) != n)
     fail("cuda train", std::string(what) + " has " + std::to_string(v.size()) + " values, the model " +
                            std::to_string(n));
-}
-
-void copy_in(cuda::DevBuf& dst, const std::vector<float>& src, cudaStream_t s) {
-  CUDA_CK(cudaMemcpyAsync(dst.get(), src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice, s));
-  CUDA_CK(cudaStreamSynchronize(s));
-}
-
-void copy_out(std::vector<float>& dst, const cuda::DevBuf& src, int64_t n, cudaStream_t s) {
-  dst.resize(n);
-  CUDA_CK(cudaMemcpyAsync(dst.data(), src.get(), size_t(n) * sizeof(float), cudaMemcpyDeviceToHost, s));
-  CUDA_CK(cudaStreamSynchronize(s));
 }
 
 }  // namespace
@@ -207,32 +228,32 @@ int64_t CudaTrainModel::size() const { return impl_->n_params; }
 void CudaTrainModel::upload(const std::vector<float>& p) {
   check_size(p, impl_->n_params, "parameters");
   CUDA_CK(cudaSetDevice(impl_->ctx.device));
-  copy_in(impl_->params, p, impl_->ctx.stream);
+  impl_->copy_in(impl_->params, p);
 }
 
 void CudaTrainModel::download(std::vector<float>& p) const {
   CUDA_CK(cudaSetDevice(impl_->ctx.device));
-  copy_out(p, impl_->params, impl_->n_params, impl_->ctx.stream);
+  impl_->copy_out(p, impl_->params);
 }
 
 void CudaTrainModel::upload_moments(const std::vector<float>& m, const std::vector<float>& v) {
   check_size(m, impl_->n_params, "AdamW m");
   check_size(v, impl_->n_params, "AdamW v");
   CUDA_CK(cudaSetDevice(impl_->ctx.device));
-  copy_in(impl_->adam_m, m, impl_->ctx.stream);
-  copy_in(impl_->adam_v, v, impl_->ctx.stream);
+  impl_->copy_in(impl_->adam_m, m);
+  impl_->copy_in(impl_->adam_v, v);
 }
 
 void CudaTrainModel::download_moments(std::vector<float>& m, std::vector<float>& v) const {
   CUDA_CK(cudaSetDevice(impl_->ctx.device));
-  copy_out(m, impl_->adam_m, impl_->n_params, impl_->ctx.stream);
-  copy_out(v, impl_->adam_v, impl_->n_params, impl_->ctx.stream);
+  impl_->copy_out(m, impl_->adam_m);
+  impl_->copy_out(v, impl_->adam_v);
 }
 
 std::vector<float> CudaTrainModel::download_grads() const {
   CUDA_CK(cudaSetDevice(impl_->ctx.device));
   std::vector<float> g;
-  copy_out(g, impl_->grads, impl_->n_params, impl_->ctx.stream);
+  impl_->copy_out(g, impl_->grads);
   return g;
 }
 

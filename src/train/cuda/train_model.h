@@ -1,6 +1,6 @@
 #pragma once
 // CudaTrainModel's state (include/layerlab/train_cuda.h): parameter offsets per layer,
-// device parameters / gradients / AdamW moments, and the activations of the last forward,
+// device parameters / gradients / AdamW moments (padded layout), and the activations of the last forward,
 // carved out of one arena sized for the batch. forward.cu and backward.cu mirror
 // Transformer<T>::forward / backward (src/train/model.cpp) step for step.
 #include <string>
@@ -34,13 +34,22 @@ struct CudaTrainModel::Impl {
   double forward(const int32_t* inputs, const int32_t* targets, int B, int L);
   void backward();
   double clip_and_step(double lr, double max_norm);
+  // Flat host vector <-> padded device buffer (dev_off), tensor by tensor.
+  void copy_in(cuda::DevBuf& dst, const std::vector<float>& src);
+  void copy_out(std::vector<float>& dst, const cuda::DevBuf& src) const;
   float* P(int64_t off) { return off < 0 ? nullptr : params.as<float>() + off; }
   float* G(int64_t off) { return off < 0 ? nullptr : grads.as<float>() + off; }
 
   ModelShape shape;
   OptimConfig optim;
   std::vector<TensorSpec> layout;
-  int64_t n_params = 0;
+  int64_t n_params = 0;  // in the flat host layout
+  // On the device every tensor starts 256-byte aligned (cuBLAS's tensor-core kernels need
+  // 16-byte aligned matrices; the 1-element gains would shift everything after them), except
+  // those read together with the one before (q|k weights, alpha|beta|gamma): dev_off[k] is
+  // layout[k]'s offset in the padded buffers of n_dev floats (padding stays zero).
+  std::vector<int64_t> dev_off;
+  int64_t n_dev = 0;
   int64_t wte = 0, wpe = 0, lnf_w = 0, lnf_b = 0;
   std::vector<CudaLayerIdx> idx;
   cu::Ctx ctx;
