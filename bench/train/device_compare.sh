@@ -20,6 +20,9 @@ BATCH=${2:-64}
 shift $(( $# < 2 ? $# : 2 ))
 RUNS=${*:-preln parallel sas sasp}
 EVAL=$(( STEPS / 9 > 0 ? STEPS / 9 : 1 ))
+# Validation windows = EVAL_BATCHES x BATCH from the start of val.jsonl (8: 512 windows, 65k tokens,
+# mostly the codec tables at the file's start; 48 covers the whole file, ~1 s more per evaluation).
+EVAL_BATCHES=${EVAL_BATCHES:-8}
 mkdir -p "$OUT"
 t0=$(date +%s)
 source bench/train/device_build_train.sh
@@ -33,7 +36,7 @@ for run in $RUNS; do
   args="--blocks ${run%-nonorm}"
   [[ $run == *-nonorm ]] && args="$args --norm none"
   timeout 300 ./build-gpu/bench/layerlab_train train $args --layers 18 --width 768 --heads 12 --context 128 \
-    --batch $BATCH --steps $STEPS --lr 1e-3 --eval-every $EVAL --eval-batches 8 --seed 1234 \
+    --batch $BATCH --steps $STEPS --lr 1e-3 --eval-every $EVAL --eval-batches $EVAL_BATCHES --seed 1234 \
     --device cuda --dtype tf32 --tokenizer $T/gpt2 --data $T/corpus.jsonl --val $T/val.jsonl \
     --out $D/$run > $D/$run.log 2>&1
   echo "$run (exit $?, at $(( $(date +%s) - t0 ))s): $(tail -1 $D/$run.log)"
