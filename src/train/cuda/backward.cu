@@ -22,7 +22,7 @@ void CudaTrainModel::Impl::backward() {
 
   for (int l = s.n_layer - 1; l >= 0; --l) {
     LayerActs& a = acts[l];
-    const CudaLayerIdx& I = idx[l];
+    const LayerIdx& I = idx[l];
     const float* xa = I.ln1_w >= 0 ? a.ln1 : a.x;
     const float* xm = s.parallel() ? xa : (I.ln2_w >= 0 ? a.ln2 : a.h);
     // Gradient reaching the MLP output; gains of the skipless blocks.

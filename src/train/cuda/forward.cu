@@ -26,7 +26,7 @@ double CudaTrainModel::Impl::forward(const int32_t* inputs, const int32_t* targe
   cu::embedding_forward(c, acts[0].x, d_in, P(wte), P(wpe), N, L, C);
   for (int l = 0; l < s.n_layer; ++l) {
     LayerActs& a = acts[l];
-    const CudaLayerIdx& I = idx[l];
+    const LayerIdx& I = idx[l];
     float* out = l + 1 < s.n_layer ? acts[l + 1].x : xL;
     // Attention input.
     const float* xa = a.x;

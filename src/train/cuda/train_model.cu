@@ -32,30 +32,7 @@ CudaTrainModel::Impl::Impl(const ModelShape& s, const OptimConfig& o, int device
   wpe = off("wpe");
   lnf_w = off("ln_f.weight");
   lnf_b = off("ln_f.bias");
-  for (int l = 0; l < shape.n_layer; ++l) {
-    const std::string p = "h." + std::to_string(l) + ".";
-    CudaLayerIdx I;
-    I.ln1_w = off(p + "ln_1.weight");
-    I.ln1_b = off(p + "ln_1.bias");
-    I.ln2_w = off(p + "ln_2.weight");
-    I.ln2_b = off(p + "ln_2.bias");
-    I.attn_w = off(p + "attn.c_attn.weight");
-    I.attn_b = off(p + "attn.c_attn.bias");
-    I.proj_w = off(p + "attn.c_proj.weight");
-    I.proj_b = off(p + "attn.c_proj.bias");
-    I.qk_w = off(p + "attn.q.weight");  // k.weight follows directly: one [2C, C] matrix
-    I.qk_b = off(p + "attn.qk.bias");
-    I.coef = off(p + "attn.alpha");  // beta and gamma follow
-    I.v_resid = off(p + "attn.v_resid.weight");
-    I.attn_gain = off(p + "attn_gain");
-    I.mlp_skip = off(p + "mlp_skip_gain");
-    I.mlp_gain = off(p + "mlp_gain");
-    I.fc_w = off(p + "mlp.c_fc.weight");
-    I.fc_b = off(p + "mlp.c_fc.bias");
-    I.fc2_w = off(p + "mlp.c_proj.weight");
-    I.fc2_b = off(p + "mlp.c_proj.bias");
-    idx.push_back(I);
-  }
+  for (int l = 0; l < shape.n_layer; ++l) idx.push_back(layer_index(l, off));
   const size_t bytes = size_t(n_dev) * sizeof(float);
   params = cuda::DevBuf(bytes, "parameters");
   grads = cuda::DevBuf(bytes, "gradients");
@@ -94,7 +71,7 @@ void CudaTrainModel::Impl::ensure_acts(int b, int len) {
     std::vector<float*> xs(s.n_layer + 1);
     for (auto& x : xs) x = take(NC);
     for (int l = 0; l < s.n_layer; ++l) {
-      const CudaLayerIdx& I = idx[l];
+      const LayerIdx& I = idx[l];
       LayerActs& a = acts[l];
       a.x = xs[l];
       a.ln1 = take(NC, I.ln1_w >= 0);

@@ -8,17 +8,9 @@
 
 #include "layerlab/train_cuda.h"
 #include "train/cuda/ops.h"
+#include "train/layer_index.h"
 
 namespace layerlab::train {
-
-// Offsets of one layer's tensors in the flat parameter vector (-1: absent), as in model.cpp.
-struct CudaLayerIdx {
-  int64_t ln1_w = -1, ln1_b = -1, ln2_w = -1, ln2_b = -1;
-  int64_t attn_w = -1, attn_b = -1, proj_w = -1, proj_b = -1;  // preln/parallel: qkv, out projection
-  int64_t qk_w = -1, qk_b = -1, coef = -1, v_resid = -1;       // shaped: q rows then k rows; alpha|beta|gamma
-  int64_t attn_gain = -1, mlp_skip = -1, mlp_gain = -1;
-  int64_t fc_w = -1, fc_b = -1, fc2_w = -1, fc2_b = -1;
-};
 
 struct CudaTrainModel::Impl {
   Impl(const ModelShape& s, const OptimConfig& o, int device, bool tf32);
@@ -51,7 +43,7 @@ struct CudaTrainModel::Impl {
   std::vector<int64_t> dev_off;
   int64_t n_dev = 0;
   int64_t wte = 0, wpe = 0, lnf_w = 0, lnf_b = 0;
-  std::vector<CudaLayerIdx> idx;
+  std::vector<LayerIdx> idx;
   cu::Ctx ctx;
   cuda::DevBuf params, grads, adam_m, adam_v, decay_mask, results;  // results: 2 doubles
   int64_t adam_t = 0;
