@@ -99,6 +99,7 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
   // (before any work); the others once the round has appended a result, then at a random moment
   // within the next 1.5 groups of work: mid-evaluation, mid-append or between appends.
   const double group_ms = std::max(1.0, (full_ms - startup_ms) / 6);
+  const size_t kMostLinesPerGroup = 8;  // a group's results: 7 configurations (+ the task's full plan)
   std::mt19937 rng(20240709);  // fixed, so the test repeats
   std::uniform_real_distribution<double> when(0.0, 1.5);
   auto lines = [&] { return file_exists(killed) ? read_sweep_results(killed).size() : size_t(0); };
@@ -113,7 +114,18 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
     } else {
       while (lines() == before && !(exited = waitpid(pid, &status, WNOHANG) == pid))
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if (!exited) std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(when(rng) * group_ms));
+      if (!exited) {
+        // ... but never past the first line of the next group's results: a round then commits
+        // at most one group and a line, whatever the timing (a reference run measured while
+        // other tests load the machine overestimates group_ms; CI once finished the sweep
+        // after 2 kills that way).
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::chrono::duration<double, std::milli>(when(rng) * group_ms);
+        const size_t cap = before + kMostLinesPerGroup + 1;
+        while (std::chrono::steady_clock::now() < deadline && lines() < cap &&
+               !(exited = waitpid(pid, &status, WNOHANG) == pid))
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
     }
     if (exited || waitpid(pid, &status, WNOHANG) == pid) {
       ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
