@@ -37,4 +37,9 @@ class Tokenizer {
 // if none is usable.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir);
 
+// Copies the tokenizer files of `from` (those load_tokenizer reads, where present) into the
+// folder `to`, each written atomically: a model folder made by `layerlab train` then carries
+// its tokenizer. Returns the names copied.
+std::vector<std::string> copy_tokenizer_files(const std::string& from, const std::string& to);
+
 }  // namespace layerlab

@@ -52,4 +52,16 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
        "no tokenizer files found (expected tokenizer.json, vocab.json + merges.txt, tokenizer.model or vocab.txt)");
 }
 
+std::vector<std::string> copy_tokenizer_files(const std::string& from, const std::string& to) {
+  std::vector<std::string> copied;
+  for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer.model", "vocab.txt",
+                           "tokenizer_config.json", "special_tokens_map.json"}) {
+    const std::string src = from + "/" + name;
+    if (!file_exists(src)) continue;
+    write_file_atomic(to + "/" + name, read_text_file(src));
+    copied.push_back(name);
+  }
+  return copied;
+}
+
 }  // namespace layerlab

@@ -375,6 +375,7 @@ TrainSummary run_training(const TrainOptions& o) {
   if (s.steps == o.steps) {
     engine->pull();
     export_model(model, o.out + "/model");
+    copy_tokenizer_files(o.tokenizer_dir, o.out + "/model");  // so generate / serve / eval take text
   }
   nlohmann::json sj = meta;
   sj.update({{"steps_done", s.steps},

@@ -12,6 +12,7 @@
 #include "layerlab/plan.h"
 #include "layerlab/runner.h"
 #include "layerlab/safetensors.h"
+#include "layerlab/tokenizer.h"
 #include "layerlab/train.h"
 
 namespace fs = std::filesystem;
@@ -146,6 +147,14 @@ TEST_F(TrainCli, PrelnExportLoadsAsGpt2AndGivesTheSameLoss) {
   std::vector<int32_t> in(ids.begin(), ids.end() - 1), tgt(ids.begin() + 1, ids.end());
   const double trainer = m.forward(in.data(), tgt.data(), 1, 15);
   EXPECT_NEAR(engine, trainer, 1e-4 * std::abs(trainer));  // float32, two implementations
+
+  // The folder carries the training tokenizer's files, so it takes text: the same ids as the
+  // tokenizer the run was given.
+  EXPECT_EQ(read(a / "model" / "vocab.json"), read(fs::path(kTok) / "vocab.json"));
+  EXPECT_EQ(read(a / "model" / "merges.txt"), read(fs::path(kTok) / "merges.txt"));
+  const std::string text = "def main(argv):\n    return 0  # \u00e9t\u00e9\n";
+  EXPECT_EQ(layerlab::load_tokenizer((a / "model").string())->encode(text),
+            layerlab::load_tokenizer(kTok)->encode(text));
 }
 
 TEST_F(TrainCli, CompareWritesTablePlotAndJson) {
