@@ -157,25 +157,34 @@ void shaped_matrix(Ctx& c, float* a, const float* p, const float* coef, int rows
   CUDA_CK_LAUNCH("shaped_matrix_kernel");
 }
 
+// q, k and v in head-major layout: w.qh, w.kh, w.vh.
+void qkv_to_heads(Ctx& c, const AttnScratch& w, const AttnIn& in, int B, int L, int H, int hd) {
+  to_heads(c, w.qh, in.q, in.qs, B, L, H, hd);
+  to_heads(c, w.kh, in.k, in.ks, B, L, H, hd);
+  to_heads(c, w.vh, in.v, in.vs, B, L, H, hd);
+}
+
+// The matrix that mixes the values: the softmax p itself, or the shaped matrix built into w.s.
+const float* attention_matrix(Ctx& c, const AttnScratch& w, const float* p, const AttnIn& in, int rows, int L,
+                              int H) {
+  if (!in.coef) return p;
+  shaped_matrix(c, w.s, p, in.coef, rows, L, H);
+  return w.s;
+}
+
 }  // namespace
 
 void attention_forward(Ctx& c, float* y, float* p, const AttnIn& in, const AttnScratch& w, int B, int L, int H,
                        int hd) {
   const int BH = B * H, rows = BH * L, C = H * hd;
   const int64_t sq = int64_t(L) * hd, ss = int64_t(L) * L;
-  to_heads(c, w.qh, in.q, in.qs, B, L, H, hd);
-  to_heads(c, w.kh, in.k, in.ks, B, L, H, hd);
-  to_heads(c, w.vh, in.v, in.vs, B, L, H, hd);
+  qkv_to_heads(c, w, in, B, L, H, hd);
   // s = q k^T per head (the upper triangle is computed and ignored).
   gemm_batched(c, false, true, L, L, hd, w.qh, hd, sq, w.kh, hd, sq, 0.f, w.s, L, ss, BH);
   softmax_forward_kernel<<<(rows + kWarps - 1) / kWarps, 32 * kWarps, 0, c.stream>>>(p, w.s, rows, L,
                                                                                       1.f / sqrtf(float(hd)));
   CUDA_CK_LAUNCH("softmax_forward_kernel");
-  const float* a = p;
-  if (in.coef) {  // the whole shaped matrix, into s (the scores are done)
-    shaped_matrix(c, w.s, p, in.coef, rows, L, H);
-    a = w.s;
-  }
+  const float* a = attention_matrix(c, w, p, in, rows, L, H);  // into s when shaped (the scores are done)
   gemm_batched(c, false, false, L, hd, L, a, L, ss, w.vh, hd, sq, 0.f, w.th, hd, sq, BH);
   from_heads(c, y, C, w.th, B, L, H, hd);
 }
@@ -185,16 +194,10 @@ void attention_backward(Ctx& c, float* dq, float* dk, float* dv, int dqs, int dk
                         int hd) {
   const int BH = B * H, rows = BH * L, C = H * hd;
   const int64_t sq = int64_t(L) * hd, ss = int64_t(L) * L;
-  to_heads(c, w.qh, in.q, in.qs, B, L, H, hd);
-  to_heads(c, w.kh, in.k, in.ks, B, L, H, hd);
-  to_heads(c, w.vh, in.v, in.vs, B, L, H, hd);
+  qkv_to_heads(c, w, in, B, L, H, hd);
   to_heads(c, w.th, dy, C, B, L, H, hd);  // th = dy, head-major
   // dv = A^T dy (A = the softmax, or the shaped matrix rebuilt into s).
-  const float* a = p;
-  if (in.coef) {
-    shaped_matrix(c, w.s, p, in.coef, rows, L, H);
-    a = w.s;
-  }
+  const float* a = attention_matrix(c, w, p, in, rows, L, H);
   gemm_batched(c, true, false, L, hd, L, a, L, ss, w.th, hd, sq, 0.f, w.uh, hd, sq, BH);
   from_heads(c, dv, dvs, w.uh, B, L, H, hd);
   // dA = dy v^T; through the softmax (times beta when shaped) in place: dS, scale included.
