@@ -68,7 +68,8 @@ int summary(const std::string& path) {
 }  // namespace
 
 int cmd_sweep(const Argv& argv) {
-  std::set<std::string> opts = {"model", "device", "threads", "variants", "n", "k", "tasks", "data", "seeds", "out"};
+  std::set<std::string> opts = {"model", "device", "dtype", "threads", "variants", "n",
+                                "k",     "tasks",  "data",  "seeds",   "out"};
   opts.insert(task_option_names().begin(), task_option_names().end());
   Args args(argv, opts, {"no-prefix-reuse", "add-bos", "summary", "quiet"});
   if (args.has("summary")) {

@@ -80,7 +80,7 @@ json metrics_json(const TaskResult& r) {
   return m;
 }
 
-void check_identity(const json& r, const SweepOptions& o, const std::string& path) {
+void check_identity(const json& r, const SweepOptions& o, const std::string& backend, const std::string& path) {
   const std::string task = r.value("task", "");
   auto mismatch = [&](const std::string& field, const json& want) {
     if (r.value(field, json()) != want)
@@ -91,6 +91,8 @@ void check_identity(const json& r, const SweepOptions& o, const std::string& pat
   if (o.data.count(task)) mismatch("data", o.data.at(task));
   mismatch("limit", o.limit);
   if (r.value("variant", "") == "looped_parallel") mismatch("k", o.k);
+  // Lines written before the backend was recorded carry none: they are taken as they are.
+  if (r.contains("backend")) mismatch("backend", backend);  // "cpu", "cuda-bf16", ...: bf16 and f32 must not mix
 }
 
 }  // namespace
@@ -104,7 +106,7 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
 
   std::set<SweepKey> done;
   for (const json& r : read_sweep_results(o.out, /*repair=*/true)) {
-    check_identity(r, o, o.out);
+    check_identity(r, o, runner.backend().name(), o.out);
     done.insert(sweep_key(r, o.out));
   }
 
@@ -191,6 +193,7 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
                    {"items", r.items},
                    {"tokens", r.tokens},
                    {"model", o.model_dir},
+                   {"backend", runner.backend().name()},
                    {"data", o.data.count(c.key.task) ? o.data.at(c.key.task) : ""},
                    {"limit", o.limit},
                    {"seconds", secs / plans.size()}};

@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "cli_run.h"
 #include "eval_fixtures.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
@@ -145,6 +146,25 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
   EXPECT_EQ(by_key(killed), reference);
   ASSERT_EQ(run_to_end(sweep_args(killed)), 0);  // a finished sweep adds nothing
   EXPECT_EQ(read_sweep_results(killed).size(), reference.size());
+}
+
+TEST(Sweep, ResultsOfAnotherBackendAreNotMixedIn) {
+  // Each line records the backend ("cpu", "cuda-bf16", ...); resuming a file made on another
+  // backend (e.g. bf16 results under an f32 sweep) is refused, naming the field.
+  const std::string out = temp_path("backend.jsonl");
+  std::filesystem::remove(out);
+  ASSERT_EQ(run_to_end(sweep_args(out, "1")), 0);
+  std::string text = read_text_file(out);
+  const std::string cpu = "\"backend\":\"cpu\"";
+  const size_t at = text.find(cpu);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, cpu.size(), "\"backend\":\"cuda-bf16\"");
+  write_file_atomic(out, text);
+  std::string cmd;
+  for (const auto& a : sweep_args(out, "1")) cmd += (cmd.empty() ? "" : " ") + a;
+  const auto r = layerlab::testing::run_cli(cmd.substr(std::string(LAYERLAB_CLI).size() + 1));
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("backend = \"cuda-bf16\", this sweep has \"cpu\""), std::string::npos) << r.out;
 }
 
 TEST(Sweep, TornLastLineIsRepairedAndRecomputed) {
