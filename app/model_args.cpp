@@ -2,8 +2,6 @@
 
 #include <omp.h>
 
-#include <cstdlib>
-
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
 
@@ -19,25 +17,11 @@ LoadedModel open_model(const Args& args) {
   if (args.has("threads")) omp_set_num_threads(static_cast<int>(args.get_int("threads", 1)));
   const std::string device = args.get("device", "cpu");
   const std::string dtype = args.get("dtype", "f32");
-  if (device != "cpu" && device != "cuda" && device.rfind("cuda:", 0) != 0)
-    fail("--device", "unknown device '" + device + "' (this build supports: cpu" +
-                         std::string(cuda_built() ? ", cuda, cuda:N" : "") + ")");
-  if (device == "cpu" && dtype != "f32") fail("--dtype", "the cpu device computes in f32 only");
+  const int gpu = parse_device(device);
+  if (gpu < 0 && dtype != "f32") fail("--dtype", "the cpu device computes in f32 only");
   const CudaDType cuda_dtype = parse_cuda_dtype(dtype);
-  if (device != "cpu" && !cuda_built()) fail("--device " + device, "this build has no CUDA support");
   m.model = load_model(args.require("model"));
-  if (device == "cpu") {
-    m.backend = make_cpu_backend(*m.model);
-  } else {
-    int gpu = 0;
-    if (device.size() > 5) {
-      char* end = nullptr;
-      const long v = std::strtol(device.c_str() + 5, &end, 10);
-      if (*end != '\0' || v < 0) fail("--device", "'" + device + "': expected cuda or cuda:N");
-      gpu = static_cast<int>(v);
-    }
-    m.backend = make_cuda_backend(*m.model, cuda_dtype, gpu);
-  }
+  m.backend = gpu < 0 ? make_cpu_backend(*m.model) : make_cuda_backend(*m.model, cuda_dtype, gpu);
   return m;
 }
 

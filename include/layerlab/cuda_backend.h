@@ -18,6 +18,9 @@ namespace layerlab {
 enum class CudaDType { F32, TF32, BF16, F16 };
 
 CudaDType parse_cuda_dtype(const std::string& name);  // "f32" | "tf32" | "bf16" | "f16"
+// --device: "cpu" -> -1, "cuda" -> 0, "cuda:N" -> N. Anything else, or a GPU in a build without
+// CUDA support, is an Error naming --device.
+int parse_device(const std::string& device);
 const char* cuda_dtype_name(CudaDType t);
 
 // True when this build has CUDA support and at least one GPU is visible.

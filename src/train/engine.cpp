@@ -2,8 +2,6 @@
 // whose state is copied from / to the host model only at start, checkpoints and the end).
 #include "train/engine.h"
 
-#include <cstdlib>
-
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
 #include "layerlab/train_cuda.h"
@@ -14,22 +12,10 @@ std::string TrainDevice::name() const { return gpu < 0 ? "cpu" : "cuda:" + std::
 
 TrainDevice parse_train_device(const std::string& device, const std::string& dtype) {
   TrainDevice d;
-  if (device == "cpu") {
-    d.gpu = -1;
-  } else if (device == "cuda") {
-    d.gpu = 0;
-  } else if (device.rfind("cuda:", 0) == 0 && device.size() > 5) {
-    char* end = nullptr;
-    const long v = std::strtol(device.c_str() + 5, &end, 10);
-    if (*end != '\0' || v < 0 || v > 1024) fail("--device", "'" + device + "': expected cuda or cuda:N");
-    d.gpu = static_cast<int>(v);
-  } else {
-    fail("--device", "unknown device '" + device + "' (cpu, cuda, cuda:N)");
-  }
+  d.gpu = parse_device(device);
   if (dtype != "f32" && dtype != "tf32") fail("--dtype", "unknown training dtype '" + dtype + "' (f32, tf32)");
   d.tf32 = dtype == "tf32";
   if (d.tf32 && d.gpu < 0) fail("--dtype", "tf32 needs --device cuda (the CPU trains in f32)");
-  if (d.gpu >= 0 && !cuda_built()) fail("--device " + device, "this build has no CUDA support");
   if (d.gpu >= 0 && !cuda_available()) fail("--device " + device, "no CUDA GPU visible");
   return d;
 }

@@ -1,4 +1,6 @@
-// CUDA dtype names, built with and without CUDA support.
+// CUDA dtype and device names, built with and without CUDA support.
+#include <cstdlib>
+
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
 
@@ -10,6 +12,23 @@ CudaDType parse_cuda_dtype(const std::string& name) {
   if (name == "bf16") return CudaDType::BF16;
   if (name == "f16") return CudaDType::F16;
   fail("--dtype", "unknown dtype '" + name + "' (f32, tf32, bf16, f16)");
+}
+
+int parse_device(const std::string& device) {
+  int gpu = -1;
+  if (device == "cuda") {
+    gpu = 0;
+  } else if (device.rfind("cuda:", 0) == 0 && device.size() > 5) {
+    char* end = nullptr;
+    const long v = std::strtol(device.c_str() + 5, &end, 10);
+    if (*end != '\0' || v < 0 || v > 1024) fail("--device", "'" + device + "': expected cuda or cuda:N");
+    gpu = static_cast<int>(v);
+  } else if (device != "cpu") {
+    fail("--device", "unknown device '" + device + "' (this build supports: cpu" +
+                         std::string(cuda_built() ? ", cuda, cuda:N" : "") + ")");
+  }
+  if (gpu >= 0 && !cuda_built()) fail("--device " + device, "this build has no CUDA support");
+  return gpu;
 }
 
 const char* cuda_dtype_name(CudaDType t) {
