@@ -117,6 +117,19 @@ double learning_rate(const OptimConfig& c, int step, int total);
 bool decays(const OptimConfig& c, const TensorSpec& t);
 // Global L2 norm of grads; scales them down to `max_norm` when larger (max_norm > 0).
 double clip_grad_norm(std::vector<float>& grads, double max_norm);
+// The scale clip_grad_norm applies for a global norm (torch clip_grad_norm_): max_norm /
+// (norm + 1e-6) when max_norm > 0 and norm exceeds it, else 1. Shared with the CUDA trainer.
+float clip_coefficient(double norm, double max_norm);
+
+// The scalars of AdamW step t (1-based) at rate lr, as torch.optim.AdamW computes them; shared
+// by AdamW::step and the CUDA trainer so both run the same arithmetic.
+struct AdamScalars {
+  float b1 = 0, b2 = 0, eps = 0;
+  float step_size = 0;  // lr / (1 - beta1^t)
+  float bc2_sqrt = 0;   // sqrt(1 - beta2^t)
+  float decay = 1;      // 1 - lr * weight_decay (decoupled)
+};
+AdamScalars adam_scalars(const OptimConfig& c, int64_t t, double lr);
 
 // AdamW (Loshchilov & Hutter) with bias correction, as torch.optim.AdamW.
 class AdamW {

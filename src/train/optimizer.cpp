@@ -19,17 +19,31 @@ bool decays(const OptimConfig& c, const TensorSpec& t) {
   return t.matrix;
 }
 
+float clip_coefficient(double norm, double max_norm) {
+  return max_norm > 0 && norm > max_norm ? float(max_norm / (norm + 1e-6)) : 1.0f;
+}
+
 double clip_grad_norm(std::vector<float>& grads, double max_norm) {
   double sq = 0;
   for (float g : grads) sq += double(g) * g;
   const double norm = std::sqrt(sq);
-  if (max_norm > 0 && norm > max_norm) {
-    // torch: clip_coef = max_norm / (norm + 1e-6), applied when < 1.
-    const float coef = float(max_norm / (norm + 1e-6));
+  const float coef = clip_coefficient(norm, max_norm);
+  if (coef != 1.0f) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < grads.size(); ++i) grads[i] *= coef;
   }
   return norm;
+}
+
+AdamScalars adam_scalars(const OptimConfig& c, int64_t t, double lr) {
+  AdamScalars a;
+  a.b1 = float(c.beta1);
+  a.b2 = float(c.beta2);
+  a.eps = float(c.eps);
+  a.step_size = float(lr / (1.0 - std::pow(c.beta1, double(t))));
+  a.bc2_sqrt = float(std::sqrt(1.0 - std::pow(c.beta2, double(t))));
+  a.decay = float(1.0 - lr * c.weight_decay);
+  return a;
 }
 
 AdamW::AdamW(const std::vector<TensorSpec>& layout, const OptimConfig& c) : c_(c) {
@@ -42,21 +56,14 @@ AdamW::AdamW(const std::vector<TensorSpec>& layout, const OptimConfig& c) : c_(c
 }
 
 void AdamW::step(std::vector<float>& params, const std::vector<float>& grads, double lr) {
-  ++t_;
-  const float b1 = float(c_.beta1), b2 = float(c_.beta2);
-  const double bc1 = 1.0 - std::pow(c_.beta1, double(t_));
-  const double bc2 = 1.0 - std::pow(c_.beta2, double(t_));
-  const float step_size = float(lr / bc1);
-  const float bc2_sqrt = float(std::sqrt(bc2));
-  const float eps = float(c_.eps);
-  const float decay = float(1.0 - lr * c_.weight_decay);
+  const AdamScalars a = adam_scalars(c_, ++t_, lr);
   const int64_t n = static_cast<int64_t>(params.size());
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    if (decay_[i]) params[i] *= decay;
-    m_[i] = b1 * m_[i] + (1.f - b1) * grads[i];
-    v_[i] = b2 * v_[i] + (1.f - b2) * grads[i] * grads[i];
-    params[i] -= step_size * m_[i] / (std::sqrt(v_[i]) / bc2_sqrt + eps);
+    if (decay_[i]) params[i] *= a.decay;
+    m_[i] = a.b1 * m_[i] + (1.f - a.b1) * grads[i];
+    v_[i] = a.b2 * v_[i] + (1.f - a.b2) * grads[i] * grads[i];
+    params[i] -= a.step_size * m_[i] / (std::sqrt(v_[i]) / a.bc2_sqrt + a.eps);
   }
 }
 

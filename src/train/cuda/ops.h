@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "layerlab/train.h"
 
 namespace layerlab::train::cu {
 
@@ -114,9 +115,8 @@ void attention_backward(Ctx& c, float* dq, float* dk, float* dv, int dqs, int dk
 void cross_entropy(Ctx& c, float* loss, float* logits, const int32_t* tgt, int N, int V);
 
 // ---- adamw.cu -----------------------------------------------------------------------------
-struct AdamArgs {
-  float b1, b2, eps, step_size, bc2_sqrt, decay;
-  float clip_coef;  // 1: no clipping
+struct AdamArgs : AdamScalars {  // the step's scalars (adam_scalars) and the clipping scale
+  float clip_coef = 1.f;           // 1: no clipping
 };
 // One AdamW step over n elements (decay_mask[i]: weight decay applies).
 void adamw_step(Ctx& c, float* p, float* g, float* m, float* v, const uint8_t* decay_mask, int64_t n,

@@ -149,19 +149,9 @@ double CudaTrainModel::Impl::clip_and_step(double lr, double max_norm) {
   CUDA_CK(cudaMemcpyAsync(&sq, d_sq, sizeof(double), cudaMemcpyDeviceToHost, ctx.stream));
   ctx.sync();
   const double norm = std::sqrt(sq);
-  cu::AdamArgs a{};
-  a.clip_coef = 1.f;
-  if (max_norm > 0 && norm > max_norm) a.clip_coef = float(max_norm / (norm + 1e-6));  // torch clip_grad_norm_
-  // The scalars of AdamW::step, computed the same way.
-  ++adam_t;
-  const double bc1 = 1.0 - std::pow(optim.beta1, double(adam_t));
-  const double bc2 = 1.0 - std::pow(optim.beta2, double(adam_t));
-  a.b1 = float(optim.beta1);
-  a.b2 = float(optim.beta2);
-  a.step_size = float(lr / bc1);
-  a.bc2_sqrt = float(std::sqrt(bc2));
-  a.eps = float(optim.eps);
-  a.decay = float(1.0 - lr * optim.weight_decay);
+  cu::AdamArgs a;
+  static_cast<AdamScalars&>(a) = adam_scalars(optim, ++adam_t, lr);  // as AdamW::step
+  a.clip_coef = clip_coefficient(norm, max_norm);                      // as clip_grad_norm
   cu::adamw_step(ctx, params.as<float>(), grads.as<float>(), adam_m.as<float>(), adam_v.as<float>(),
                  decay_mask.as<uint8_t>(), n_dev, a);
   return norm;
