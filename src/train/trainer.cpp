@@ -373,7 +373,8 @@ TrainSummary run_training(const TrainOptions& o) {
   for (const Row& r : rows)
     if (r.val_loss >= 0) s.final_val_loss = r.val_loss;
   if (s.steps == o.steps) {
-    engine->pull();
+    // No pull: the last step always checkpoints, which pulled the engine's state into `model`
+    // (and a run resumed at its end ran no step: `model` is what was pushed).
     export_model(model, o.out + "/model");
     copy_tokenizer_files(o.tokenizer_dir, o.out + "/model");  // so generate / serve / eval take text
   }
