@@ -11,24 +11,14 @@ namespace {
 
 constexpr int kThreads = 512;
 
-// Fixed-tree block reductions (all threads get the result).
-__device__ float block_max(float v, float* sh) {
+// Fixed-tree block reduction with `op` (all threads get the result).
+template <class Op>
+__device__ float block_reduce(float v, float* sh, Op op) {
   __syncthreads();  // sh may still be read from a previous reduction
   sh[threadIdx.x] = v;
   __syncthreads();
   for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) sh[threadIdx.x] = fmaxf(sh[threadIdx.x], sh[threadIdx.x + s]);
-    __syncthreads();
-  }
-  return sh[0];
-}
-
-__device__ float block_sum(float v, float* sh) {
-  __syncthreads();
-  sh[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+    if (threadIdx.x < s) sh[threadIdx.x] = op(sh[threadIdx.x], sh[threadIdx.x + s]);
     __syncthreads();
   }
   return sh[0];
@@ -41,10 +31,10 @@ __global__ void cross_entropy_kernel(float* loss, float* logits, const int32_t* 
   const float xt = x[t];  // read before any thread overwrites the row
   float mx = -INFINITY;
   for (int v = threadIdx.x; v < V; v += kThreads) mx = fmaxf(mx, x[v]);
-  mx = block_max(mx, sh);
+  mx = block_reduce(mx, sh, [](float a, float b) { return fmaxf(a, b); });
   float s = 0.f;
   for (int v = threadIdx.x; v < V; v += kThreads) s += expf(x[v] - mx);
-  s = block_sum(s, sh);
+  s = block_reduce(s, sh, [](float a, float b) { return a + b; });
   const float inv = 1.f / s;
   if (threadIdx.x == 0) loss[blockIdx.x] = logf(s) - (xt - mx);
   for (int v = threadIdx.x; v < V; v += kThreads) x[v] = (expf(x[v] - mx) * inv - (v == t ? 1.f : 0.f)) / float(N);
