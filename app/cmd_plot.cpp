@@ -10,6 +10,7 @@
 #include "layerlab/fs.h"
 #include "layerlab/plot_svg.h"
 #include "layerlab/sweep_runner.h"
+#include "util/json_depth.h"
 
 namespace layerlab::cli {
 
@@ -30,7 +31,7 @@ int cmd_plot(const Argv& argv) {
     const std::string path = args.get("similarity");
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(read_text_file(path));
+      j = nlohmann::json::parse(depth_checked(read_text_file(path), path));
     } catch (const nlohmann::json::parse_error& e) {
       fail(path, std::string("not valid JSON: ") + e.what());
     }

@@ -17,6 +17,10 @@ struct PlanStep {
   bool operator==(const PlanStep&) const = default;
 };
 
+// The most steps (and parallel-group members) a plan may have: far past any real study
+// (a 80-layer model repeated 1000 times), small enough that parsing stays cheap.
+inline constexpr size_t kMaxPlanEntries = 100000;
+
 struct Plan {
   std::vector<PlanStep> steps;
   bool operator==(const Plan&) const = default;

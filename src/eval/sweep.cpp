@@ -9,6 +9,7 @@
 #include "layerlab/fs.h"
 #include "layerlab/progress.h"
 #include "layerlab/sweep_runner.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -40,7 +41,7 @@ std::vector<json> read_sweep_results(const std::string& path, bool repair) {
     const std::string where = path + ":" + std::to_string(++line_no);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      out.push_back(json::parse(line));
+      out.push_back(json::parse(depth_checked(line, where)));
     } catch (const json::parse_error&) {
       // An append is one write(2) of a whole line, so a broken line in the middle of the
       // file is not something an interrupted sweep produces.
@@ -54,7 +55,7 @@ std::vector<json> read_sweep_results(const std::string& path, bool repair) {
   if (tail.find_first_not_of(" \t\r") == std::string::npos) return out;
   std::string kept = text.substr(0, whole);
   try {
-    json j = json::parse(tail);
+    json j = json::parse(depth_checked(tail, path + ":" + std::to_string(line_no + 1)));
     sweep_key(j, path + ":" + std::to_string(line_no + 1));
     kept += tail + "\n";
     out.push_back(std::move(j));

@@ -12,6 +12,7 @@
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -95,6 +96,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     data_start_ = 8 + n;
     const uint64_t data_size = size_ - data_start_;
     nlohmann::json header;
+    check_json_depth(std::string_view(reinterpret_cast<const char*>(base) + 8, n), path + ": header");
     try {
       header = nlohmann::json::parse(base + 8, base + 8 + n);
     } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -27,7 +28,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   } else if (file_exists(index)) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(read_text_file(index));
+      j = nlohmann::json::parse(depth_checked(read_text_file(index), index));
     } catch (const nlohmann::json::exception& e) {
       fail(index, std::string("not valid JSON: ") + e.what());
     }

@@ -4,6 +4,7 @@
 #include "family.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -65,7 +66,7 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
   if (!file_exists(cfg_path)) fail(dir, "no config.json (or layerlab_config.json): not a model folder");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_text_file(cfg_path));
+    j = nlohmann::json::parse(depth_checked(read_text_file(cfg_path), cfg_path));
   } catch (const nlohmann::json::exception& e) {
     fail(cfg_path, std::string("not valid JSON: ") + e.what());
   }

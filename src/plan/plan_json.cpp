@@ -4,6 +4,7 @@
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "layerlab/plan.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -68,7 +69,7 @@ Plan parse_plan_arg(const std::string& arg) {
   if (first != std::string::npos && text[first] == '{') {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(text);
+      j = nlohmann::json::parse(depth_checked(text, "plan JSON"));
     } catch (const nlohmann::json::exception& e) {
       fail("plan JSON", std::string("malformed: ") + e.what());
     }

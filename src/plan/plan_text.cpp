@@ -1,5 +1,6 @@
 // The text form of plans: a tiny recursive-descent parser with positioned errors, and printing.
 #include <cctype>
+#include <cstdlib>
 
 #include "layerlab/error.h"
 #include "layerlab/plan.h"
@@ -30,6 +31,13 @@ class PlanParser {
   [[noreturn]] void fail_at(size_t pos, const std::string& what) const {
     fail("plan '" + s_ + "'", "at position " + std::to_string(pos + 1) + ": " + what);
   }
+  // Sizes are checked before anything is expanded, so a few bytes of text cannot ask for
+  // gigabytes of steps.
+  void check_size(size_t entries, size_t at) const {
+    if (entries > kMaxPlanEntries)
+      fail_at(at, "plan would have " + std::to_string(entries) + " steps or group members; at most " +
+                      std::to_string(kMaxPlanEntries) + " are allowed");
+  }
   bool at_end() const { return pos_ >= s_.size(); }
   void skip_space() {
     while (!at_end() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -59,10 +67,13 @@ class PlanParser {
   }
   // `a` or `a-b` (either direction): appended to out.
   void range(std::vector<int>& out) {
+    skip_space();
+    const size_t a_pos = pos_;
     const int a = number();
     if (peek('-')) {
       ++pos_;
       const int b = number();
+      check_size(out.size() + static_cast<size_t>(std::abs(b - a)) + 1, a_pos);
       for (int i = a; a <= b ? i <= b : i >= b; i += a <= b ? 1 : -1) out.push_back(i);
     } else {
       out.push_back(a);
@@ -92,8 +103,10 @@ class PlanParser {
       return;
     }
     std::vector<int> layers;
+    const size_t start = pos_;
     range(layers);
     const int k = repeat_count();
+    check_size(plan.steps.size() + layers.size() * static_cast<size_t>(k), start);
     for (int r = 0; r < k; ++r)
       for (int l : layers) plan.steps.push_back({{l}, 1});
   }

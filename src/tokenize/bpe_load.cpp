@@ -5,6 +5,7 @@
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "tokenize/bpe.h"
+#include "util/json_depth.h"
 
 namespace layerlab::tok {
 
@@ -14,7 +15,7 @@ using nlohmann::json;
 
 json parse_json(const std::string& path) {
   try {
-    return json::parse(read_text_file(path));
+    return json::parse(depth_checked(read_text_file(path), path));
   } catch (const json::exception& e) {
     fail(path, std::string("not valid JSON: ") + e.what());
   }

@@ -6,6 +6,7 @@
 #include "layerlab/tokenizer.h"
 #include "tokenize/bpe.h"
 #include "tokenize/families.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -19,7 +20,7 @@ std::unique_ptr<Tokenizer> load_wordpiece(const std::string& dir) {
   if (file_exists(cfg_path)) {
     nlohmann::json cfg;
     try {
-      cfg = nlohmann::json::parse(read_text_file(cfg_path));
+      cfg = nlohmann::json::parse(depth_checked(read_text_file(cfg_path), cfg_path));
     } catch (const nlohmann::json::exception& e) {
       fail(cfg_path, std::string("not valid JSON: ") + e.what());
     }

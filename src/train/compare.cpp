@@ -7,6 +7,7 @@
 #include "layerlab/fs.h"
 #include "layerlab/train.h"
 #include "util/svg.h"
+#include "util/json_depth.h"
 
 namespace layerlab::train {
 
@@ -20,7 +21,7 @@ struct Run {
 
 nlohmann::json read_json(const std::string& path) {
   try {
-    return nlohmann::json::parse(read_text_file(path));
+    return nlohmann::json::parse(depth_checked(read_text_file(path), path));
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("not valid JSON: ") + e.what());
   }

@@ -16,6 +16,7 @@
 #include "layerlab/tokenizer.h"
 #include "layerlab/train.h"
 #include "train/engine.h"
+#include "util/json_depth.h"
 
 namespace layerlab::train {
 
@@ -212,7 +213,7 @@ void save_checkpoint(const std::string& out, Transformer<float>& m, AdamW& opt, 
   std::string previous;
   if (file_exists(dir + "/state.json")) {
     try {
-      previous = nlohmann::json::parse(read_text_file(dir + "/state.json")).value("tensors", "");
+      previous = nlohmann::json::parse(depth_checked(read_text_file(dir + "/state.json"), dir + "/state.json")).value("tensors", "");
     } catch (...) {
     }
   }
@@ -225,7 +226,7 @@ Checkpoint load_checkpoint(const std::string& out, Transformer<float>& m, AdamW&
   if (!file_exists(path)) fail(path, "no checkpoint to resume from");
   nlohmann::json st;
   try {
-    st = nlohmann::json::parse(read_text_file(path));
+    st = nlohmann::json::parse(depth_checked(read_text_file(path), path));
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("not valid JSON: ") + e.what());
   }

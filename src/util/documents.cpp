@@ -2,6 +2,7 @@
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "util/json_depth.h"
 
 namespace layerlab {
 
@@ -26,7 +27,7 @@ void for_each_jsonl_record(const std::string& path,
     const std::string where = path + ":" + std::to_string(line_no);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(line);
+      j = nlohmann::json::parse(depth_checked(line, where));
     } catch (const nlohmann::json::exception& e) {
       fail(where, std::string("not valid JSON: ") + e.what());
     }

@@ -63,6 +63,27 @@ class BadCheckpoint : public ::testing::Test {
   fs::path dir_;
 };
 
+// Regression: nested JSON crashed the loader (stack overflow) from config.json and from a
+// safetensors header; both are now refused before parsing, naming the file.
+TEST_F(BadCheckpoint, DeeplyNestedConfigIsAnError) {
+  std::string cfg = read_text_file((dir_ / "config.json").string());
+  const size_t brace = cfg.rfind('}');
+  cfg.insert(brace, ", \"deep\": " + std::string(60000, '[') + std::string(60000, ']'));
+  write((dir_ / "config.json").string(), cfg);
+  expect_error({"config.json", "nested deeper than 64"});
+}
+
+TEST_F(BadCheckpoint, DeeplyNestedSafetensorsHeaderIsAnError) {
+  const std::string b = bytes();
+  uint64_t n;
+  std::memcpy(&n, b.data(), 8);
+  std::string h = b.substr(8, n);
+  h.insert(h.rfind('}'), ", \"x\": {\"dtype\": " + std::string(60000, '[') + std::string(60000, ']') + "}");
+  const uint64_t m = h.size();
+  write(weights(), std::string(reinterpret_cast<const char*>(&m), 8) + h + b.substr(8 + n));
+  expect_error({"model.safetensors", "header", "nested deeper than 64"});
+}
+
 TEST_F(BadCheckpoint, IntactCopyLoads) { EXPECT_EQ(load_model(dir_.string())->config().n_layer, 6); }
 
 TEST_F(BadCheckpoint, FileShorterThanHeaderLength) {

@@ -11,6 +11,36 @@ namespace {
 
 PlanStep one(int l) { return {{l}, 1}; }
 
+std::string arg_error_of(const std::string& arg) {
+  try {
+    parse_plan_arg(arg);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Regression: `0-1000000x1000000` (29 bytes) used to be expanded into 10^12 steps before any
+// limit was checked; sizes are now checked while parsing.
+TEST(PlanLimits, HugeExpansionsAreRefusedBeforeExpanding) {
+  for (const char* text : {"0-1000000x1000000", "0-999999", "[0-200000]", "5x200000", "0-50000,0-50001"}) {
+    const std::string e = arg_error_of(text);
+    EXPECT_NE(e.find("at most 100000"), std::string::npos) << text << " -> '" << e << "'";
+  }
+  EXPECT_EQ(parse_plan_text("0-99999").steps.size(), 100000u);  // the limit itself is allowed
+}
+
+// Regression: a JSON plan nested 60,000 deep crashed the CLI (stack overflow).
+TEST(PlanLimits, DeeplyNestedJsonPlanIsAnError) {
+  const std::string deep = "{\"steps\": " + std::string(60000, '[') + std::string(60000, ']') + "}";
+  const std::string e = arg_error_of(deep);
+  EXPECT_NE(e.find("plan JSON"), std::string::npos) << e;
+  EXPECT_NE(e.find("nested deeper than 64"), std::string::npos) << e;
+  // Brackets inside strings do not count.
+  EXPECT_EQ(arg_error_of("{\"steps\": [0, {\"parallel\": [1, 2]}], \"note\": \"" + std::string(1000, '[') + "\"}").find("nested"),
+            std::string::npos);
+}
+
 TEST(PlanText, SingleLayersRangesAndReversedRanges) {
   EXPECT_EQ(parse_plan_text("7").steps, (std::vector<PlanStep>{one(7)}));
   EXPECT_EQ(parse_plan_text("2-4").steps, (std::vector<PlanStep>{one(2), one(3), one(4)}));

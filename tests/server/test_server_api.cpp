@@ -34,6 +34,14 @@ ServerUnderTest* ServerApi::server_ = nullptr;
 
 const char* kCode = "def add(a, b):\n    return a + b\n";
 
+// Regression: a ~120 KB body nested 60,000 deep killed the server (SIGSEGV).
+TEST_F(ServerApi, DeeplyNestedBodyIsA400AndTheServerStaysUp) {
+  const std::string deep = "{\"ids\": " + std::string(30000, '[') + std::string(30000, ']') + "}";
+  expect_error("/api/forward", deep, 400, "nested deeper than 64");
+  auto [code, j] = s().post("/api/tokenize", json{{"text", kCode}});
+  EXPECT_EQ(code, 200) << j.dump();
+}
+
 TEST(ServerHost, LoopbackOnlyUnlessAllowed) {
   EXPECT_TRUE(is_loopback_host("127.0.0.1"));
   EXPECT_TRUE(is_loopback_host("127.1.2.3"));
