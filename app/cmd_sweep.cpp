@@ -2,6 +2,8 @@
 //                --seeds 10 --out results.jsonl [--limit K] [--k 3] [--no-prefix-reuse]
 // layerlab sweep --summary results.jsonl
 // Every (task, variant, N, seed) once, appended durably; a rerun resumes where it stopped.
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <sstream>
 
@@ -28,8 +30,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 int parse_int(const std::string& s, const std::string& flag) {
   char* end = nullptr;
+  errno = 0;
   const long v = std::strtol(s.c_str(), &end, 10);
   if (s.empty() || *end != '\0') fail(flag, "'" + s + "' is not an integer");
+  if (errno == ERANGE || v < INT_MIN || v > INT_MAX) fail(flag, "'" + s + "' is out of range");
   return static_cast<int>(v);
 }
 
@@ -48,10 +52,14 @@ std::vector<int> parse_ns(const std::string& s, int n_layer) {
     }
     const int a = parse_int(part.substr(0, dots), "--n"), b = parse_int(part.substr(dots + 2), "--n");
     if (b < a) fail("--n", "empty range '" + part + "'");
+    // Bounds before expanding: "1..99999999" must not build a vector first.
+    for (int n : {a, b})
+      if (n < 0 || 2 * static_cast<long>(n) >= n_layer)
+        fail("--n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) + "-layer model");
     for (int n = a; n <= b; ++n) ns.push_back(n);
   }
   for (int n : ns)
-    if (n < 0 || 2 * n >= n_layer)
+    if (n < 0 || 2 * static_cast<long>(n) >= n_layer)
       fail("--n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) + "-layer model");
   return ns;
 }

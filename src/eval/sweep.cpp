@@ -42,10 +42,10 @@ std::vector<json> read_sweep_results(const std::string& path, bool repair) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
       out.push_back(json::parse(depth_checked(line, where)));
-    } catch (const json::parse_error&) {
+    } catch (const json::exception& e) {  // also out_of_range: a number such as 1e999
       // An append is one write(2) of a whole line, so a broken line in the middle of the
       // file is not something an interrupted sweep produces.
-      fail(where, "not a valid JSON result line");
+      fail(where, std::string("not a valid JSON result line: ") + e.what());
     }
     sweep_key(out.back(), where);
   }
@@ -59,7 +59,7 @@ std::vector<json> read_sweep_results(const std::string& path, bool repair) {
     sweep_key(j, path + ":" + std::to_string(line_no + 1));
     kept += tail + "\n";
     out.push_back(std::move(j));
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {
   }
   // Rewrite so the next append starts on a fresh line instead of gluing onto the tail.
   if (repair) write_file_atomic(path, kept);

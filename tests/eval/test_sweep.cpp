@@ -221,3 +221,17 @@ TEST(Sweep, PlotsHaveTitlesAxesAndLegends) {
   EXPECT_EQ(ticks.front(), 0.0);
   EXPECT_EQ(ticks.back(), 1.0);
 }
+
+// Regression: a number that overflows a double (1e999) made `sweep --summary` exit with an
+// internal error; it is now an error naming the file and line.
+TEST(SweepResultsFile, OverflowingNumberIsAnErrorNamingTheLine) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("layerlab_1e999_" + std::to_string(::getpid()) + ".jsonl")).string();
+  std::ofstream(path) << "{\"task\": \"lambada\", \"variant\": \"full\", \"n\": 0, \"score\": 1e999}\n";
+  try {
+    read_sweep_results(path);
+    ADD_FAILURE() << "accepted 1e999";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ":1"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
+}
