@@ -39,6 +39,12 @@ int parse_int(const std::string& s, const std::string& flag) {
 
 // "1..11", "2,4,6", "1..3,8" or "all" (every N >= 1 that leaves a middle).
 std::vector<int> parse_ns(const std::string& s, int n_layer) {
+  // Every N (a range by its ends, before it is expanded: "1..99999999" builds nothing).
+  auto checked = [n_layer](int n) {
+    if (n < 0 || 2 * static_cast<long>(n) >= n_layer)
+      fail("--n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) + "-layer model");
+    return n;
+  };
   std::vector<int> ns;
   if (s == "all") {
     for (int n = 1; 2 * n < n_layer; ++n) ns.push_back(n);
@@ -47,20 +53,15 @@ std::vector<int> parse_ns(const std::string& s, int n_layer) {
   for (const std::string& part : split(s, ',')) {
     const size_t dots = part.find("..");
     if (dots == std::string::npos) {
-      ns.push_back(parse_int(part, "--n"));
+      ns.push_back(checked(parse_int(part, "--n")));
       continue;
     }
     const int a = parse_int(part.substr(0, dots), "--n"), b = parse_int(part.substr(dots + 2), "--n");
     if (b < a) fail("--n", "empty range '" + part + "'");
-    // Bounds before expanding: "1..99999999" must not build a vector first.
-    for (int n : {a, b})
-      if (n < 0 || 2 * static_cast<long>(n) >= n_layer)
-        fail("--n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) + "-layer model");
+    checked(a);
+    checked(b);
     for (int n = a; n <= b; ++n) ns.push_back(n);
   }
-  for (int n : ns)
-    if (n < 0 || 2 * static_cast<long>(n) >= n_layer)
-      fail("--n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) + "-layer model");
   return ns;
 }
 

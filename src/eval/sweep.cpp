@@ -40,8 +40,9 @@ std::vector<json> read_sweep_results(const std::string& path, bool repair) {
     pos = end + 1;
     const std::string where = path + ":" + std::to_string(++line_no);
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    check_json_depth(line, where);
     try {
-      out.push_back(json::parse(depth_checked(line, where)));
+      out.push_back(json::parse(line));
     } catch (const json::exception& e) {  // also out_of_range: a number such as 1e999
       // An append is one write(2) of a whole line, so a broken line in the middle of the
       // file is not something an interrupted sweep produces.
@@ -54,9 +55,11 @@ std::vector<json> read_sweep_results(const std::string& path, bool repair) {
   const std::string tail = text.substr(whole);
   if (tail.find_first_not_of(" \t\r") == std::string::npos) return out;
   std::string kept = text.substr(0, whole);
+  const std::string tail_where = path + ":" + std::to_string(line_no + 1);
+  check_json_depth(tail, tail_where);
   try {
-    json j = json::parse(depth_checked(tail, path + ":" + std::to_string(line_no + 1)));
-    sweep_key(j, path + ":" + std::to_string(line_no + 1));
+    json j = json::parse(tail);
+    sweep_key(j, tail_where);
     kept += tail + "\n";
     out.push_back(std::move(j));
   } catch (const json::exception&) {

@@ -68,8 +68,9 @@ Plan parse_plan_arg(const std::string& arg) {
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') {
     nlohmann::json j;
+    check_json_depth(text, "plan JSON");
     try {
-      j = nlohmann::json::parse(depth_checked(text, "plan JSON"));
+      j = nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
       fail("plan JSON", std::string("malformed: ") + e.what());
     }

@@ -3,14 +3,18 @@
 #include <cmath>
 
 #include "http_error.h"
+#include "layerlab/error.h"
 #include "util/json_depth.h"
 
 namespace layerlab::server {
 
 json parse_body(const std::string& body) {
   if (body.empty()) bad_request("request body is empty; send a JSON object");
-  if (const size_t at = json_depth_violation(body); at != std::string_view::npos)
-    bad_request("request body: JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels (at byte " + std::to_string(at) + ")");
+  try {
+    check_json_depth(body, "request body");
+  } catch (const Error& e) {
+    bad_request(e.what());
+  }
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     // Parse again for the position of the error (the non-throwing parse does not report it).

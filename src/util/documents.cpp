@@ -26,8 +26,9 @@ void for_each_jsonl_record(const std::string& path,
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(line_no);
     nlohmann::json j;
+    check_json_depth(line, where);
     try {
-      j = nlohmann::json::parse(depth_checked(line, where));
+      j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {
       fail(where, std::string("not valid JSON: ") + e.what());
     }

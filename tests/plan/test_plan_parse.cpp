@@ -11,14 +11,16 @@ namespace {
 
 PlanStep one(int l) { return {{l}, 1}; }
 
-std::string arg_error_of(const std::string& arg) {
+// The message of the Error that `parse` throws for `text` ("" if none).
+std::string error_of(const std::string& text, Plan (*parse)(const std::string&) = parse_plan_text) {
   try {
-    parse_plan_arg(arg);
+    parse(text);
   } catch (const Error& e) {
     return e.what();
   }
   return "";
 }
+std::string arg_error_of(const std::string& arg) { return error_of(arg, parse_plan_arg); }
 
 // Regression: `0-1000000x1000000` (29 bytes) used to be expanded into 10^12 steps before any
 // limit was checked; sizes are now checked while parsing.
@@ -72,14 +74,6 @@ TEST(PlanText, TextRoundTrip) {
   for (const char* t : {"0-2", "0,1", "0,[1-4]x3,5", "3,[1,5],0", "[1,2,4-6,9]x2", "0-3,7-5,5,5"}) EXPECT_EQ(plan_to_text(parse_plan_text(t)), t);
 }
 
-std::string error_of(const std::string& text) {
-  try {
-    parse_plan_text(text);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(PlanText, ErrorsNamePosition) {
   EXPECT_NE(error_of("0,,1").find("position 3"), std::string::npos) << error_of("0,,1");
