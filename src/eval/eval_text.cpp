@@ -2,6 +2,8 @@
 #include "layerlab/eval_text.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cctype>
 #include <regex>
 
@@ -9,6 +11,7 @@
 
 #include "layerlab/documents.h"
 #include "layerlab/error.h"
+#include "util/json_read.h"
 
 namespace layerlab::evaltext {
 
@@ -99,14 +102,16 @@ std::string py_capitalize(const std::string& s) {
 static int int_field(const json& rec, const std::string& field, const std::string& where) {
   auto it = rec.find(field);
   if (it == rec.end()) fail(where, "missing field '" + field + "'");
-  if (it->is_number_integer()) return it->get<int>();
+  // Range-checked, not cast: a label 2^40 must not be scored as gold 0.
+  if (it->is_number_integer()) return static_cast<int>(json_int(*it, INT_MIN, INT_MAX, where + ": field '" + field + "'"));
   if (it->is_string()) {  // HellaSwag ships labels as strings ("2"), WinoGrande its answer too
     const std::string s = it->get<std::string>();
     char* end = nullptr;
-    const long v = std::strtol(s.c_str(), &end, 10);
-    if (!s.empty() && *end == '\0') return static_cast<int>(v);
+    errno = 0;
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    if (!s.empty() && *end == '\0' && errno == 0 && v >= INT_MIN && v <= INT_MAX) return static_cast<int>(v);
   }
-  fail(where, "field '" + field + "' must be an integer (or a string holding one)");
+  fail(where, "field '" + field + "' must be an integer (or a string holding one), got " + json_excerpt(*it));
 }
 
 static void check_gold(const ChoiceItem& item, const std::string& where) {

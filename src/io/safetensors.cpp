@@ -12,7 +12,7 @@
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "util/json_depth.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -95,13 +95,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                      std::to_string(size_) + " bytes): truncated file?");
     data_start_ = 8 + n;
     const uint64_t data_size = size_ - data_start_;
-    nlohmann::json header;
-    check_json_depth(std::string_view(reinterpret_cast<const char*>(base) + 8, n), path + ": header");
-    try {
-      header = nlohmann::json::parse(base + 8, base + 8 + n);
-    } catch (const std::exception& e) {
-      fail(path, std::string("header is not valid JSON: ") + e.what());
-    }
+    // The format allows only trailing spaces after the JSON object; parse_json_strict refuses
+    // NUL bytes (a NUL would otherwise end the parse early) and duplicate tensor names.
+    const std::string_view text(reinterpret_cast<const char*>(base) + 8, n);
+    if (text.empty() || text[0] != '{') fail(path, "header does not start with '{': not a safetensors file");
+    const nlohmann::json header = parse_json_strict(text, path + ": header");
     if (!header.is_object()) fail(path, "header is not a JSON object");
     std::vector<const TensorInfo*> by_offset;
     for (auto it = header.begin(); it != header.end(); ++it) {
@@ -113,13 +111,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
           if (m.value().is_string()) metadata_[m.key()] = m.value().get<std::string>();
         continue;
       }
-      const std::string where = path + ": tensor '" + name + "'";
+      const std::string where = path + ": tensor '" + clip(name) + "'";
       if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
         fail(where, "entry needs dtype, shape and data_offsets");
       TensorInfo t;
       t.name = name;
       if (!v["dtype"].is_string() || !parse_dtype(v["dtype"].get<std::string>(), &t.dtype))
-        fail(where, "unknown dtype " + v["dtype"].dump());
+        fail(where, "unknown dtype " + json_excerpt(v["dtype"]));
       if (!v["shape"].is_array()) fail(where, "shape is not an array");
       uint64_t numel = 1;
       for (const auto& d : v["shape"]) {
@@ -144,12 +142,18 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                         dtype_name(t.dtype));
       tensors_[name] = std::move(t);
     }
-    for (auto& [_, t] : tensors_) by_offset.push_back(&t);
+    // Empty tensors own no bytes, so they take no part; each other tensor must start at or
+    // after the furthest end so far (comparing neighbours only misses A [0,100) E [50,50) B [60,160)).
+    for (auto& [_, t] : tensors_)
+      if (t.begin != t.end) by_offset.push_back(&t);
     std::sort(by_offset.begin(), by_offset.end(),
               [](const TensorInfo* a, const TensorInfo* b) { return a->begin < b->begin; });
-    for (size_t i = 1; i < by_offset.size(); ++i)
-      if (by_offset[i]->begin < by_offset[i - 1]->end && by_offset[i]->begin != by_offset[i]->end)
-        fail(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap");
+    const TensorInfo* furthest = nullptr;
+    for (const TensorInfo* t : by_offset) {
+      if (furthest && t->begin < furthest->end)
+        fail(path, "tensors '" + clip(furthest->name) + "' and '" + clip(t->name) + "' overlap");
+      if (!furthest || t->end > furthest->end) furthest = t;
+    }
   } catch (...) {
     ::munmap(map_, size_);
     map_ = nullptr;

@@ -1,12 +1,14 @@
 #include "checkpoint.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 
 #include <nlohmann/json.hpp>
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "util/json_depth.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -26,12 +28,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
   if (file_exists(single)) {
     files_.push_back(std::make_unique<SafetensorsFile>(single));
   } else if (file_exists(index)) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(depth_checked(read_text_file(index), index));
-    } catch (const nlohmann::json::exception& e) {
-      fail(index, std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_json_file(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object()) fail(index, "missing object field 'weight_map'");
     std::map<std::string, size_t> shard_index;
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
@@ -73,12 +70,32 @@ std::vector<float> Checkpoint::read(const std::string& name, const std::vector<i
   return out;
 }
 
-void Checkpoint::read_into(const std::string& name, const std::vector<int64_t>& shape, float* out) const {
+void Checkpoint::check_shape(const std::string& name, const std::vector<int64_t>& shape) const {
   const TensorInfo& t = info(name);
   if (t.shape != shape)
     fail(file_of(name) + ": tensor '" + name + "'",
          "shape " + shape_str(t.shape) + " does not match config.json, which implies " + shape_str(shape));
+}
+
+void Checkpoint::read_into(const std::string& name, const std::vector<int64_t>& shape, float* out) const {
+  check_shape(name, shape);
   files_[where_.at(name)]->read_f32_into(name, out);
+}
+
+int Checkpoint::layer_count() const {
+  int count = 0;
+  for (const auto& [name, _] : where_)
+    for (const char* part : {"h.", "layers.", "layer."}) {
+      const size_t len = std::strlen(part);
+      for (size_t at = name.find(part); at != std::string::npos; at = name.find(part, at + 1)) {
+        if (at != 0 && name[at - 1] != '.') continue;
+        size_t end = at + len;
+        while (end < name.size() && end - (at + len) < 9 && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
+        if (end == at + len || end >= name.size() || name[end] != '.') continue;
+        count = std::max(count, std::stoi(name.substr(at + len, end - at - len)) + 1);
+      }
+    }
+  return count;
 }
 
 std::vector<CheckpointFile> Checkpoint::files() const {
@@ -110,18 +127,21 @@ int64_t Checkpoint::float_numel() const {
 // Every weight is converted straight into its final storage (no zero fill, no intermediate
 // copies): loading a 7B checkpoint is then bounded by memory bandwidth, not page faults.
 Param WeightLoader::vector(const std::string& name, int64_t n) {
+  ck_.check_shape(name, {n});
   Param p;
   ck_.read_into(name, {n}, model_.allocate(1, n, p));
   return p;
 }
 
 Param WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
+  ck_.check_shape(name, {rows, cols});
   Param p;
   ck_.read_into(name, {rows, cols}, model_.allocate(rows, cols, p));
   return p;
 }
 
 Param WeightLoader::matrix_transposed(const std::string& name, int64_t rows, int64_t cols) {
+  ck_.check_shape(name, {cols, rows});
   FloatArray src(static_cast<size_t>(rows * cols));
   ck_.read_into(name, {cols, rows}, src.data());
   Param p;
@@ -140,7 +160,10 @@ Param WeightLoader::matrix_transposed(const std::string& name, int64_t rows, int
 Param WeightLoader::rows_concat(const std::vector<std::string>& names, const std::vector<int64_t>& rows,
                                 int64_t cols) {
   int64_t total = 0;
-  for (int64_t r : rows) total += r;
+  for (size_t i = 0; i < names.size(); ++i) {
+    ck_.check_shape(names[i], {rows[i], cols});
+    total += rows[i];
+  }
   Param p;
   float* dst = model_.allocate(total, cols, p);
   for (size_t i = 0; i < names.size(); ++i) {
@@ -152,7 +175,10 @@ Param WeightLoader::rows_concat(const std::vector<std::string>& names, const std
 
 Param WeightLoader::vectors_concat(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) {
   int64_t total = 0;
-  for (int64_t n : sizes) total += n;
+  for (size_t i = 0; i < names.size(); ++i) {
+    ck_.check_shape(names[i], {sizes[i]});
+    total += sizes[i];
+  }
   Param p;
   float* dst = model_.allocate(1, total, p);
   for (size_t i = 0; i < names.size(); ++i) {

@@ -19,6 +19,11 @@ class Checkpoint {
   bool has(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;
   const std::string& file_of(const std::string& name) const;
+  // Fails, naming file and tensor, unless the tensor exists with exactly this shape. Loaders
+  // call it before allocating, so a config's sizes are bounded by tensors the files hold.
+  void check_shape(const std::string& name, const std::vector<int64_t>& shape) const;
+  // 1 + the highest N in tensor names with a "h.N." / "layers.N." / "layer.N." part; 0 if none.
+  int layer_count() const;
   // float32 copy of a tensor, after checking its shape equals `shape`.
   std::vector<float> read(const std::string& name, const std::vector<int64_t>& shape) const;
   // The same written into `out` (as many floats as the shape holds).

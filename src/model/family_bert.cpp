@@ -1,6 +1,7 @@
 // BERT: post-LayerNorm encoder, learned positions + token types, exact (erf) GELU,
 // masked-LM head (dense + GELU + LayerNorm, then the tied decoder with a bias).
 #include "family.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -27,7 +28,7 @@ void parse(const ConfigReader& cfg, ModelConfig& c) {
   else if (act == "gelu_new")
     c.act = Activation::GeluTanh;
   else
-    cfg.bad("hidden_act", "unsupported activation '" + act + "'");
+    cfg.bad("hidden_act", "unsupported activation '" + clip(act) + "'");
   const std::string pos = cfg.get_string_or("position_embedding_type", "absolute");
   if (pos != "absolute") cfg.bad("position_embedding_type", "only 'absolute' is supported");
   c.positions = Positions::Learned;

@@ -1,5 +1,6 @@
 // GPT-2: learned positions, pre-LayerNorm, gelu_new, Conv1D ([in, out]) weights, tied head.
 #include "family.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -25,15 +26,15 @@ void parse(const ConfigReader& cfg, ModelConfig& c) {
   else if (act == "gelu")
     c.act = Activation::GeluErf;
   else
-    cfg.bad("activation_function", "unsupported activation '" + act + "'");
+    cfg.bad("activation_function", "unsupported activation '" + clip(act) + "'");
   if (cfg.get_bool_or("scale_attn_by_inverse_layer_idx", false))
     cfg.bad("scale_attn_by_inverse_layer_idx", "not supported");
   if (!cfg.get_bool_or("scale_attn_weights", true)) cfg.bad("scale_attn_weights", "false is not supported");
   c.positions = Positions::Learned;
   c.causal = true;
   c.tied_head = cfg.get_bool_or("tie_word_embeddings", true);
-  c.bos_id = cfg.get_int_or({"bos_token_id"}, 50256);
-  c.eos_id = cfg.get_int_or({"eos_token_id"}, 50256);
+  c.bos_id = cfg.get_token_id_or({"bos_token_id"}, 50256);
+  c.eos_id = cfg.get_token_id_or({"eos_token_id"}, 50256);
 }
 
 void load(WeightLoader& w, const ModelConfig& c, ModelWeights& out) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "family.h"
+#include "util/json_read.h"
 #include "layerlab/error.h"
 
 namespace layerlab {
@@ -72,7 +73,7 @@ void parse(const ConfigReader& cfg, ModelConfig& c) {
     c.attn_skip = false;
     c.shaped_attention = c.identity_value = c.identity_proj = true;
   } else {
-    cfg.bad("block", "unknown block type '" + c.block + "' (expected preln, parallel, sas or sasp)");
+    cfg.bad("block", "unknown block type '" + clip(c.block) + "' (expected preln, parallel, sas or sasp)");
   }
   if (!norm && !shaped) cfg.bad("norm", "false is only possible for sas and sasp blocks, not " + c.block);
   c.block_norms = norm;

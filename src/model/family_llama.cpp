@@ -1,6 +1,7 @@
 // Llama family (Llama 2/3, TinyLlama, SmolLM...): RMSNorm, RoPE, grouped-query attention,
 // SwiGLU MLP, tied or untied head.
 #include "family.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -34,11 +35,14 @@ void parse_rope(const ConfigReader& cfg, RopeConfig& r) {
   else if (scaling->contains("type") && (*scaling)["type"].is_string())
     r.type = (*scaling)["type"].get<std::string>();
   if (r.type != "default" && r.type != "linear" && r.type != "llama3")
-    cfg.bad("rope_parameters.rope_type", "unsupported RoPE type '" + r.type + "'");
+    cfg.bad("rope_parameters.rope_type", "unsupported RoPE type '" + clip(r.type) + "'");
   r.factor = num("factor", 1.0);
   r.low_freq_factor = num("low_freq_factor", 1.0);
   r.high_freq_factor = num("high_freq_factor", 4.0);
-  r.original_max_positions = static_cast<int>(num("original_max_position_embeddings", 8192));
+  const double original = num("original_max_position_embeddings", 8192);
+  if (!(original >= 1 && original <= kMaxConfigInt) || original != static_cast<int>(original))
+    cfg.bad("rope_parameters.original_max_position_embeddings", "must be a positive integer");
+  r.original_max_positions = static_cast<int>(original);
 }
 
 void parse(const ConfigReader& cfg, ModelConfig& c) {
@@ -54,7 +58,7 @@ void parse(const ConfigReader& cfg, ModelConfig& c) {
   c.norm = NormKind::RMSNorm;
   c.norm_eps = static_cast<float>(cfg.get_double_or({"rms_norm_eps"}, 1e-6));
   const std::string act = cfg.get_string_or("hidden_act", "silu");
-  if (act != "silu") cfg.bad("hidden_act", "unsupported activation '" + act + "' (Llama uses silu)");
+  if (act != "silu") cfg.bad("hidden_act", "unsupported activation '" + clip(act) + "' (Llama uses silu)");
   c.act = Activation::SiluGated;
   c.positions = Positions::Rope;
   parse_rope(cfg, c.rope);
@@ -62,8 +66,8 @@ void parse(const ConfigReader& cfg, ModelConfig& c) {
   if (cfg.get_bool_or("mlp_bias", false)) cfg.bad("mlp_bias", "MLP biases are not supported yet");
   c.causal = true;
   c.tied_head = cfg.get_bool_or("tie_word_embeddings", false);
-  c.bos_id = cfg.get_int_or({"bos_token_id"}, 1);
-  c.eos_id = cfg.get_int_or({"eos_token_id"}, 2);
+  c.bos_id = cfg.get_token_id_or({"bos_token_id"}, 1);
+  c.eos_id = cfg.get_token_id_or({"eos_token_id"}, 2);
 }
 
 void load(WeightLoader& w, const ModelConfig& c, ModelWeights& out) {

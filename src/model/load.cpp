@@ -1,10 +1,12 @@
 // load_model: config.json -> family -> ModelConfig, then the family maps weights.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "family.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "util/json_depth.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -52,6 +54,23 @@ void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
     cfg.bad("num_attention_heads", "must divide the hidden size " + std::to_string(c.d_model));
   if (c.positions == Positions::Rope && c.head_dim % 2 != 0) cfg.bad("head_dim", "RoPE needs an even head size");
   if (!(c.norm_eps > 0)) cfg.bad("layer_norm_eps", "must be positive");
+  // Products of two sizes are formed in int (q_dim, up_rows...): each must fit with room.
+  const int64_t q = int64_t(c.n_head) * c.head_dim, kv = int64_t(c.n_kv_head) * c.head_dim;
+  if (q > kMaxConfigInt || kv > kMaxConfigInt || c.d_ff > kMaxConfigInt / 2)
+    cfg.bad("num_attention_heads", "heads x head size (" + std::to_string(q) + ") or the MLP width is beyond " +
+                                       std::to_string(kMaxConfigInt));
+  if (c.positions == Positions::Rope) {
+    const RopeConfig& r = c.rope;
+    // theta <= 0 gives NaN angles, and every loss after them, without any other sign.
+    if (!(r.theta > 0) || !std::isfinite(r.theta)) cfg.bad("rope_theta", "must be a positive number");
+    if (!(r.factor > 0) || !std::isfinite(r.factor)) cfg.bad("rope_parameters.factor", "must be a positive number");
+    if (r.type == "llama3" && !(r.low_freq_factor > 0 && r.high_freq_factor > r.low_freq_factor &&
+                                std::isfinite(r.high_freq_factor)))
+      cfg.bad("rope_parameters.high_freq_factor", "llama3 RoPE needs 0 < low_freq_factor < high_freq_factor");
+  }
+  for (auto [id, field] : {std::pair{c.bos_id, "bos_token_id"}, std::pair{c.eos_id, "eos_token_id"}})
+    if (id >= c.vocab)
+      cfg.bad(field, "token " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(c.vocab));
   // Guard against absurd configs before allocating: 1e12 parameters is far beyond any CPU run.
   const double params = static_cast<double>(c.n_layer) * (4.0 * c.d_model * c.d_model + 3.0 * c.d_model * c.d_ff) +
                         2.0 * c.vocab * c.d_model;
@@ -64,12 +83,7 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
   const bool trained = file_exists(dir + "/layerlab_config.json");
   const std::string cfg_path = dir + (trained ? "/layerlab_config.json" : "/config.json");
   if (!file_exists(cfg_path)) fail(dir, "no config.json (or layerlab_config.json): not a model folder");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(depth_checked(read_text_file(cfg_path), cfg_path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(cfg_path, std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json_file(cfg_path);
   if (!j.is_object()) fail(cfg_path, "not a JSON object");
   ConfigReader cfg(cfg_path, j);
   const Family* family = trained ? &layerlab_family() : nullptr;
@@ -77,7 +91,7 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
     for (const Family* f : {&gpt2_family(), &llama_family(), &bert_family()})
       if (f->matches(cfg)) family = f;
   if (!family)
-    cfg.bad("model_type", "unsupported model type '" + cfg.get_string_or("model_type", "") +
+    cfg.bad("model_type", "unsupported model type '" + clip(cfg.get_string_or("model_type", "")) +
                               "' (supported: gpt2, llama, bert)");
 
   auto model = std::make_unique<Model>();
@@ -88,6 +102,10 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
   validate_config(cfg, c);
 
   Checkpoint ck(dir);
+  // More layers in the files than in the config would run a truncated model without a word.
+  if (ck.layer_count() > c.n_layer)
+    fail(cfg_path, "the checkpoint holds " + std::to_string(ck.layer_count()) + " layers but the config says " +
+                       std::to_string(c.n_layer) + " (num_hidden_layers / n_layer)");
   c.weight_dtype = ck.float_dtype();
   WeightLoader loader(ck, *model);
   family->load_weights(loader, c, model->weights_);

@@ -4,17 +4,26 @@
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "layerlab/plan.h"
-#include "util/json_depth.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
 namespace {
 
 int layer_index(const nlohmann::json& v, const std::string& where) {
-  if (!v.is_number_integer()) fail(where, "expected a layer index, got " + v.dump());
-  const long long x = v.get<long long>();
-  if (x < 0 || x > 1000000) fail(where, "layer index " + std::to_string(x) + " out of range");
-  return static_cast<int>(x);
+  return static_cast<int>(json_int(v, 0, 1000000, where + ": layer index"));
+}
+
+// A misspelt field ("iter": 3) must not quietly run the plan without it.
+void only_fields(const nlohmann::json& obj, std::initializer_list<const char*> allowed, const std::string& where) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || it.key() == a;
+    if (ok) continue;
+    std::string names;
+    for (const char* a : allowed) names += std::string(names.empty() ? "" : ", ") + "'" + a + "'";
+    fail(where, "unknown field " + json_excerpt(nlohmann::json(it.key())) + " (allowed: " + names + ")");
+  }
 }
 
 }  // namespace
@@ -23,6 +32,7 @@ Plan parse_plan_json(const nlohmann::json& j) {
   const nlohmann::json* steps = &j;
   if (j.is_object()) {
     if (!j.contains("steps")) fail("plan JSON", "object has no 'steps' field");
+    only_fields(j, {"steps", "name"}, "plan JSON");
     steps = &j["steps"];
   }
   if (!steps->is_array()) fail("plan JSON", "'steps' must be an array");
@@ -33,15 +43,13 @@ Plan parse_plan_json(const nlohmann::json& j) {
     const std::string where = "plan JSON: steps[" + std::to_string(i) + "]";
     if (s.is_object()) {
       if (!s.contains("parallel") || !s["parallel"].is_array()) fail(where, "group needs a 'parallel' array of layers");
+      only_fields(s, {"parallel", "iterations"}, where);
       PlanStep step;
       for (size_t k = 0; k < s["parallel"].size(); ++k)
         step.layers.push_back(layer_index(s["parallel"][k], where + ".parallel[" + std::to_string(k) + "]"));
       if (step.layers.empty()) fail(where, "empty parallel group");
       if (s.contains("iterations")) {
-        if (!s["iterations"].is_number_integer() || s["iterations"].get<long long>() < 1 ||
-            s["iterations"].get<long long>() > 1000)
-          fail(where, "'iterations' must be an integer from 1 to 1000");
-        step.iterations = s["iterations"].get<int>();
+          step.iterations = static_cast<int>(json_int(s["iterations"], 1, 1000, where + ": 'iterations'"));
       }
       plan.steps.push_back(step);
     } else {
@@ -67,14 +75,7 @@ Plan parse_plan_arg(const std::string& arg) {
   if (!arg.empty() && arg[0] == '@') text = read_text_file(arg.substr(1));
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '{') {
-    nlohmann::json j;
-    check_json_depth(text, "plan JSON");
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      fail("plan JSON", std::string("malformed: ") + e.what());
-    }
-    return parse_plan_json(j);
+    return parse_plan_json(parse_json_strict(text, "plan JSON"));
   }
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   return parse_plan_text(text);

@@ -34,12 +34,26 @@ const std::array<char32_t, 256>& byte_to_unicode() {
 
 ByteLevelBpe::ByteLevelBpe(BpeSpec spec)
     : ignore_merges_(spec.ignore_merges), add_prefix_space_(spec.add_prefix_space), bos_(spec.bos), eos_(spec.eos) {
+  // Ids index the piece tables, so each is checked against a bound that a dense vocabulary
+  // meets with room to spare: a hostile id (negative, 2^31-1) can neither index out of the
+  // tables nor make them gigabytes large.
+  const int64_t entries = static_cast<int64_t>(spec.vocab.size() + spec.added.size());
+  const int64_t limit = std::min<int64_t>(2 * entries + 1024, INT32_MAX);
+  auto check_id = [&](int32_t id, const std::string& piece) {
+    if (id < 0 || id >= limit)
+      fail(spec.source, "token id " + std::to_string(id) + " of '" + piece.substr(0, 40) + "' is outside [0, " +
+                            std::to_string(limit) + "): ids must be about as dense as the " +
+                            std::to_string(entries) + " entries");
+  };
   int32_t size = 0;
   for (const auto& [p, id] : spec.vocab) {
-    if (id < 0) fail(spec.source, "negative token id for '" + p + "'");
+    check_id(id, p);
     size = std::max(size, id + 1);
   }
-  for (const auto& a : spec.added) size = std::max(size, a.id + 1);
+  for (const auto& a : spec.added) {
+    check_id(a.id, a.content);
+    size = std::max(size, a.id + 1);
+  }
   pieces_.resize(size);
   bytes_.resize(size);
 

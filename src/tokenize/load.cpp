@@ -6,7 +6,7 @@
 #include "layerlab/tokenizer.h"
 #include "tokenize/bpe.h"
 #include "tokenize/families.h"
-#include "util/json_depth.h"
+#include "util/json_read.h"
 
 namespace layerlab {
 
@@ -18,12 +18,7 @@ std::unique_ptr<Tokenizer> load_wordpiece(const std::string& dir) {
   bool lower = true, strip = true;
   const std::string cfg_path = dir + "/tokenizer_config.json";
   if (file_exists(cfg_path)) {
-    nlohmann::json cfg;
-    try {
-      cfg = nlohmann::json::parse(depth_checked(read_text_file(cfg_path), cfg_path));
-    } catch (const nlohmann::json::exception& e) {
-      fail(cfg_path, std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json cfg = read_json_file(cfg_path);
     if (cfg.contains("do_lower_case") && cfg["do_lower_case"].is_boolean()) lower = cfg["do_lower_case"].get<bool>();
     strip = lower;
     if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean()) strip = cfg["strip_accents"].get<bool>();

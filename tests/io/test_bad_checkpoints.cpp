@@ -2,65 +2,17 @@
 // tensor or field, never a crash (this suite also runs under ASan/UBSan, see .ci/run).
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "cli_run.h"
-#include "golden.h"
-#include "layerlab/error.h"
-#include "layerlab/model.h"
+#include "model_folder.h"
 
 namespace layerlab::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-class BadCheckpoint : public ::testing::Test {
+class BadCheckpoint : public ModelFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("layerlab_bad_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    const fs::path src = shared_dir() + "/golden/gpt2-tiny";
-    fs::copy_file(src / "config.json", dir_ / "config.json");
-    fs::copy_file(src / "model.safetensors", dir_ / "model.safetensors");
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string weights() const { return (dir_ / "model.safetensors").string(); }
-  std::string bytes() const { return read_text_file(weights()); }
-  void write(const std::string& path, const std::string& content) const {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-  }
-  // Rewrites the JSON header (keeping the data section) after `edit` changes it.
-  void edit_header(const std::function<void(nlohmann::json&)>& edit) const {
-    std::string b = bytes();
-    uint64_t n;
-    std::memcpy(&n, b.data(), 8);
-    auto h = nlohmann::json::parse(b.substr(8, n));
-    edit(h);
-    std::string hs = h.dump();
-    const uint64_t m = hs.size();
-    write(weights(), std::string(reinterpret_cast<const char*>(&m), 8) + hs + b.substr(8 + n));
-  }
-  void edit_config(const std::function<void(nlohmann::json&)>& edit) const {
-    auto j = nlohmann::json::parse(read_text_file((dir_ / "config.json").string()));
-    edit(j);
-    write((dir_ / "config.json").string(), j.dump());
-  }
-  // load_model must throw an Error whose message contains every fragment.
-  void expect_error(std::initializer_list<std::string> fragments) const {
-    try {
-      load_model(dir_.string());
-      FAIL() << "load_model accepted a broken checkpoint";
-    } catch (const Error& e) {
-      for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
-    }
-  }
-  fs::path dir_;
+  void SetUp() override { copy_from("golden/gpt2-tiny"); }
 };
 
 // Regression: nested JSON crashed the loader (stack overflow) from config.json and from a
@@ -115,7 +67,7 @@ TEST_F(BadCheckpoint, AbsurdHeaderLength) {
 
 TEST_F(BadCheckpoint, HeaderNotJson) {
   std::string b = bytes();
-  b[8] = '#';
+  b[9] = '#';  // just after the opening brace
   write(weights(), b);
   expect_error({"model.safetensors", "not valid JSON"});
 }
@@ -200,6 +152,57 @@ TEST_F(BadCheckpoint, ShardIndexOutsideFolder) {
   fs::remove(dir_ / "model.safetensors");
   write((dir_ / "model.safetensors.index.json").string(), R"({"weight_map": {"a": "../../etc/passwd"}})");
   expect_error({"index.json", "outside the folder"});
+}
+
+// Regression: A [x, y) E [m, m) B [z, w) with B overlapping A was accepted when an empty tensor
+// E sorted between them (only neighbours were compared).
+TEST_F(BadCheckpoint, OverlapAcrossAnEmptyTensor) {
+  edit_header([](nlohmann::json& h) {
+    const auto w = h["transformer.ln_f.weight"]["data_offsets"];
+    const uint64_t begin = w[0].get<uint64_t>(), end = w[1].get<uint64_t>();
+    h["empty"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {begin + 4, begin + 4}}};
+    h["transformer.ln_f.bias"]["data_offsets"] = {begin + 8, end + 8};
+  });
+  expect_error({"model.safetensors", "overlap", "transformer.ln_f"});
+}
+
+// Regression: nlohmann keeps the last of two equal keys, so a header naming a tensor twice
+// loaded whichever came last without a word; the same for config.json.
+TEST_F(BadCheckpoint, DuplicateTensorNameInHeader) {
+  std::string h = header_text();
+  const size_t at = h.find("\"transformer.ln_f.bias\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t close = h.find('}', at);
+  const std::string entry = h.substr(at, close + 1 - at);
+  h.insert(h.rfind('}'), "," + entry);
+  write_header_text(h);
+  expect_error({"model.safetensors", "duplicate key", "transformer.ln_f.bias"});
+}
+
+TEST_F(BadCheckpoint, DuplicateConfigKey) {
+  std::string cfg = read_text_file(config_path());
+  cfg.insert(cfg.rfind('}'), ", \"n_layer\": 2");
+  write(config_path(), cfg);
+  expect_error({"config.json", "duplicate key", "n_layer"});
+}
+
+// Regression: a NUL byte ended nlohmann's parse early, so "{...}\0anything" was a valid header.
+TEST_F(BadCheckpoint, NulInHeaderIsAnError) {
+  std::string h = header_text();
+  while (h.back() == ' ') h.pop_back();
+  write_header_text(h + std::string(1, '\0') + "trailing bytes");
+  expect_error({"model.safetensors", "NUL byte"});
+}
+
+TEST_F(BadCheckpoint, HeaderThatIsNotAnObjectIsAnError) {
+  write_header_text("[1, 2, 3]");
+  expect_error({"model.safetensors", "does not start with '{'"});
+}
+
+// Regression: a config with fewer layers than the checkpoint silently ran a truncated model.
+TEST_F(BadCheckpoint, ConfigWithFewerLayersThanTheCheckpoint) {
+  edit_config([](nlohmann::json& j) { j["n_layer"] = 4; });
+  expect_error({"config.json", "holds 6 layers", "says 4"});
 }
 
 // The CLI turns the same errors into a message and exit status 1.
