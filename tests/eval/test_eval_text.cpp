@@ -136,3 +136,22 @@ TEST(EvalText, BadRecordsNameFileAndLine) {
     EXPECT_NE(std::string(e.what()).find("blank"), std::string::npos);
   }
 }
+
+// Regression: a label 2^40 was cast to int and scored as gold 0; labels stay range-checked.
+TEST(EvalText, LabelsOutOfIntRangeAreErrorsNotTruncated) {
+  const auto recs = read_jsonl(eval_data("hellaswag.jsonl"));
+  for (const nlohmann::json& label : {nlohmann::json(int64_t(1) << 40), nlohmann::json("1099511627776"),
+                                      nlohmann::json(-1), nlohmann::json("2x")}) {
+    nlohmann::json rec = recs[0].value;
+    rec["label"] = label;
+    try {
+      hellaswag_item(rec, "h.jsonl:1");
+      FAIL() << "accepted label " << label.dump();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("h.jsonl:1"), std::string::npos) << e.what();
+    }
+  }
+  nlohmann::json rec = recs[0].value;
+  rec["label"] = "2";
+  EXPECT_EQ(hellaswag_item(rec, "h.jsonl:1").gold, 2);
+}

@@ -109,6 +109,12 @@ TEST(PlanJson, ErrorsNameTheField) {
   EXPECT_NE(err(R"({"steps": [{"parallel": [1], "iterations": 0}]})").find("iterations"), std::string::npos);
   EXPECT_NE(err(R"({"steps": [0, )").find("not valid JSON"), std::string::npos);
   EXPECT_NE(err(R"({"stops": []})").find("'steps'"), std::string::npos);
+  // Regression: misspelt fields were ignored ("iter": 3 ran one iteration).
+  EXPECT_NE(err(R"({"steps": [{"parallel": [1, 2], "iter": 3}]})").find("unknown field \"iter\""), std::string::npos);
+  EXPECT_NE(err(R"({"steps": [0], "note": "x"})").find("unknown field \"note\""), std::string::npos);
+  EXPECT_NE(err(R"({"steps": [0, 4294967296]})").find("steps[1]"), std::string::npos);
+  EXPECT_NE(err(R"({"steps": [0], "steps": [1]})").find("duplicate key"), std::string::npos);
+  EXPECT_EQ(parse_plan_arg(R"({"name": "mine", "steps": [0]})").steps.size(), 1u);
   EXPECT_NE(err("@/nonexistent/plan.json").find("cannot open"), std::string::npos);
 }
 
