@@ -144,7 +144,7 @@ Plan ModelSession::plan(const json& body) const {
       if (std::find(names.begin(), names.end(), name) == names.end()) {
         std::string list;
         for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-        bad_request("plan: unknown variant '" + name + "' (known: " + list + ")");
+        bad_request("plan: unknown variant " + quote_prefix(name) + " (known: " + list + ")");
       }
       if (name != "full" && !v.contains("n")) bad_request("plan: variant '" + name + "' needs \"n\"");
       p = make_variant(name, L, int_field(v, "n", 0, 0, L), int_field(v, "k", 3, 1, 64),

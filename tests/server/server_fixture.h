@@ -18,12 +18,11 @@ using nlohmann::json;
 
 class ServerUnderTest {
  public:
-  explicit ServerUnderTest(const std::string& model_dir, ServerLimits limits = {}) {
-    ServerOptions o;
-    o.model_dir = model_dir;
+  explicit ServerUnderTest(const std::string& model_dir, ServerLimits limits = {})
+      : ServerUnderTest(options(model_dir, limits)) {}
+  // Any options (port 0 is forced).
+  explicit ServerUnderTest(ServerOptions o) {
     o.port = 0;
-    o.log_requests = false;
-    o.limits = limits;
     server_ = std::make_unique<ExplainerServer>(o);
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->serve(); });
@@ -52,6 +51,13 @@ class ServerUnderTest {
   }
   std::pair<int, json> post(const std::string& path, const json& body) const { return post(path, body.dump()); }
   int port() const { return port_; }
+  static ServerOptions options(const std::string& model_dir, ServerLimits limits = {}) {
+    ServerOptions o;
+    o.model_dir = model_dir;
+    o.log_requests = false;
+    o.limits = limits;
+    return o;
+  }
 
  private:
   std::unique_ptr<ExplainerServer> server_;
