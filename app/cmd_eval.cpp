@@ -54,6 +54,7 @@ int cmd_eval(const Argv& argv) {
   Args args(argv, opts, {"add-bos"});
   const std::string task_name = args.require("task");
   const std::string data = args.require("data");
+  if (args.has("out")) check_output_path(args.get("out"), "--out");  // before the work, not after
   LoadedModel m = open_model(args);
   const ModelConfig& cfg = m.model->config();
   const Plan plan = plan_from_args(args, cfg);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "layerlab/fs.h"
 #include "layerlab/runner.h"
 #include "layerlab/safetensors.h"
 #include "model_args.h"
@@ -14,6 +15,7 @@ int cmd_forward(const Argv& argv) {
   auto opts = model_options();
   opts.insert({"ids", "prompt", "dump"});
   Args args(argv, opts);
+  if (args.has("dump")) check_output_path(args.get("dump"), "--dump");  // before the work, not after
   LoadedModel m = open_model(args);
   const ModelConfig& cfg = m.model->config();
   const Plan plan = plan_from_args(args, cfg);

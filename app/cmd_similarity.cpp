@@ -15,6 +15,7 @@ int cmd_similarity(const Argv& argv) {
   auto opts = model_options();
   opts.insert({"text-file", "ids-file", "max-tokens", "limit", "out"});
   Args args(argv, opts);
+  check_output_path(args.get("out", "similarity") + ".csv", "--out");  // before the work, not after
   LoadedModel m = open_model(args);
   const ModelConfig& cfg = m.model->config();
   const Plan plan = plan_from_args(args, cfg);

@@ -1,14 +1,17 @@
 // layerlab sweep --model DIR --variants all --n 1..H --tasks t1,t2 --data t1=FILE,t2=FILE
 //                --seeds 10 --out results.jsonl [--limit K] [--k 3] [--no-prefix-reuse]
-// layerlab sweep --summary results.jsonl
+// layerlab sweep --summary results.jsonl [--format text|csv|markdown]
 // Every (task, variant, N, seed) once, appended durably; a rerun resumes where it stopped.
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 #include "commands.h"
 #include "layerlab/error.h"
+#include "layerlab/fs.h"
 #include "layerlab/sweep_runner.h"
 #include "layerlab/tokenizer.h"
 #include "model_args.h"
@@ -65,12 +68,30 @@ std::vector<int> parse_ns(const std::string& s, int n_layer) {
   return ns;
 }
 
-int summary(const std::string& path) {
+// Every sweep has a table of scores; the normalised summary needs 'full' results of tasks
+// with a chance level (not perplexity-only sweeps).
+// Absolute and free of "..", so that resuming with another spelling of a path matches.
+std::string canonical_path(const std::string& p) {
+  std::error_code ec;
+  const auto c = std::filesystem::weakly_canonical(p, ec);
+  return ec ? p : c.string();
+}
+
+int summary(const std::string& path, const std::string& format) {
   const auto records = read_sweep_results(path);
   if (records.empty()) fail(path, "no results");
+  const std::string table = format_results_table(records, format);
+  if (format != "text") {
+    std::fputs(table.c_str(), stdout);
+    return 0;
+  }
+  std::printf("scores (primary metric, standard error)\n%s", table.c_str());
   const auto rows = normalise_results(records);
-  if (rows.empty()) fail(path, "nothing to normalise: needs 'full' results of tasks with a chance level");
-  std::printf("normalised score (score - chance) / (full - chance), median over tasks\n%s", format_summary(rows).c_str());
+  if (rows.empty()) {
+    std::printf("\nno normalised summary: it needs 'full' results of tasks with a chance level\n");
+    return 0;
+  }
+  std::printf("\nnormalised score (score - chance) / (full - chance), median over tasks\n%s", format_summary(rows).c_str());
   return 0;
 }
 
@@ -78,23 +99,34 @@ int summary(const std::string& path) {
 
 int cmd_sweep(const Argv& argv) {
   std::set<std::string> opts = {"model", "device", "dtype", "threads", "variants", "n",
-                                "k",     "tasks",  "data",  "seeds",   "out"};
+                                "k",     "tasks",  "data",  "seeds",   "out",    "format"};
   opts.insert(task_option_names().begin(), task_option_names().end());
   Args args(argv, opts, {"no-prefix-reuse", "add-bos", "summary", "quiet"});
   if (args.has("summary")) {
     if (args.positional().size() != 1) fail("--summary", "give one results file: layerlab sweep --summary results.jsonl");
-    return summary(args.positional()[0]);
+    for (const std::string& o : opts)
+      if (o != "format" && args.has(o)) fail("--" + o, "does not apply to --summary (it only reads the results file)");
+    for (const char* f : {"no-prefix-reuse", "add-bos", "quiet"})
+      if (args.has(f)) fail(std::string("--") + f, "does not apply to --summary (it only reads the results file)");
+    return summary(args.positional()[0], args.get("format", "text"));
   }
+  if (args.has("format")) fail("--format", "applies only to --summary");
   if (!args.positional().empty()) fail(args.positional()[0], "unexpected argument");
+  check_output_path(args.require("out"), "--out");  // before the model loads, not after the work
   LoadedModel m = open_model(args);
   const ModelConfig& cfg = m.model->config();
 
   SweepOptions o;
   o.out = args.require("out");
-  o.model_dir = m.model->dir();
+  o.model_dir = canonical_path(m.model->dir());
   const std::string vs = args.get("variants", "all");
   o.variants = vs == "all" ? variant_names() : split(vs, ',');
   for (const auto& v : o.variants) make_variant(v, cfg.n_layer, 0, 3, 0);  // validates the name
+  // The baseline is what every figure and the normalised summary divide by: always run it.
+  if (std::find(o.variants.begin(), o.variants.end(), "full") == o.variants.end()) {
+    o.variants.insert(o.variants.begin(), "full");
+    if (!args.has("quiet")) std::fprintf(stderr, "sweep: adding the baseline 'full' (every summary needs it)\n");
+  }
   o.ns = parse_ns(args.get("n", "all"), cfg.n_layer);
   o.seeds = static_cast<int>(args.get_int("seeds", 1));
   o.k = static_cast<int>(args.get_int("k", 3));
@@ -106,7 +138,7 @@ int cmd_sweep(const Argv& argv) {
   for (const std::string& kv : split(args.require("data"), ',')) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos) fail("--data", "expected TASK=FILE pairs, got '" + kv + "'");
-    o.data[kv.substr(0, eq)] = kv.substr(eq + 1);
+    o.data[kv.substr(0, eq)] = canonical_path(kv.substr(eq + 1));
   }
   auto tok = load_tokenizer(m.model->dir());
   const TextCodec codec = codec_for(*tok, args.has("add-bos"));

@@ -65,4 +65,8 @@ double median_of(std::vector<double> xs);
 // A text table of the normalised scores (variant, N, seed, per task, median).
 std::string format_summary(const std::vector<NormalisedRow>& rows);
 
+// Every record's primary score and standard error, one row per (variant, N, seed) with the
+// baseline first, one column pair per task; format "text" (aligned), "csv" or "markdown".
+std::string format_results_table(const std::vector<nlohmann::json>& records, const std::string& format);
+
 }  // namespace layerlab

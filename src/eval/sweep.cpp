@@ -1,6 +1,8 @@
 // The sweep runner: configurations grouped by (task, N), prefix reuse inside a group,
 // durable one-line-per-result appends and resume.
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -84,10 +86,21 @@ json metrics_json(const TaskResult& r) {
   return m;
 }
 
+bool same_file_path(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  if (a.empty() || b.empty()) return false;
+  std::error_code ea, eb;
+  const auto ca = std::filesystem::weakly_canonical(a, ea), cb = std::filesystem::weakly_canonical(b, eb);
+  return !ea && !eb && ca == cb;
+}
+
 void check_identity(const json& r, const SweepOptions& o, const std::string& backend, const std::string& path) {
   const std::string task = r.value("task", "");
   auto mismatch = [&](const std::string& field, const json& want) {
-    if (r.value(field, json()) != want)
+    const json have = r.value(field, json());
+    // Paths compare as the files they name: "m" and "/abs/m" are one model.
+    if (have.is_string() && want.is_string() && same_file_path(have.get<std::string>(), want.get<std::string>())) return;
+    if (have != want)
       fail(path, "holds " + task + " results with " + field + " = " + r.value(field, json()).dump() + ", this sweep has " +
                      want.dump() + "; use another --out so results of different setups do not mix");
   };
@@ -107,6 +120,9 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
   SweepStats st;
   if (o.out.empty()) fail("--out", "a sweep needs a results file");
   if (o.seeds < 1) fail("--seeds", "must be at least 1");
+  // Held until the sweep returns: a second sweep on this file is refused, so no configuration
+  // is run twice and the start-up repair below never races an append.
+  const FileLock lock(o.out, "a sweep");
 
   std::set<SweepKey> done;
   for (const json& r : read_sweep_results(o.out, /*repair=*/true)) {
