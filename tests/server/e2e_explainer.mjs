@@ -2,7 +2,8 @@
 // playwright-core from web/node_modules) against a real `layerlab serve` on a trained model:
 // type a prompt and see its tokens, hover a token and a cell of an attention map, move the
 // temperature slider and see the probabilities change, sample, apply plans and see the
-// comparison, stream a generation. Screenshots go to --out. Exit 77 = skipped (no chromium,
+// comparison, stream a generation, and time a 112-token forward with the browser's own headers
+// (under 2 s; no brotli). Screenshots go to --out. Exit 77 = skipped (no chromium,
 // no node_modules or no built page), so ctest reports a skip with the reason.
 //
 // node e2e_explainer.mjs --cli build/app/layerlab --model ../shared/models/gpt2-code-24l \
@@ -48,6 +49,22 @@ function startServer() {
     });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${err}`)); });
   });
+}
+
+// A prompt that the server tokenises to exactly n tokens (cut from a longer Python text).
+async function promptOfTokens(page, url, n) {
+  const tokenize = async (text) => (await (await page.request.post(url + '/api/tokenize', { data: { text } })).json());
+  const pieces = [];  // token texts, one function at a time (a whole text would pass the prompt limit)
+  for (let i = 0; pieces.length < n + 20; i++)
+    pieces.push(...(await tokenize(`def f${i}(a, b):\n    """Scale a by b."""\n    return a * b + ${i}\n\n`)).tokens.map((t) => t.text));
+  let take = n;
+  for (let tries = 0; tries < 8; tries++) {
+    const text = pieces.slice(0, take).join('');
+    const count = (await tokenize(text)).count;
+    if (count === n) return text;
+    take += n - count;
+  }
+  throw new Error(`no prompt of exactly ${n} tokens`);
 }
 
 const firstProb = (page) => page.locator('#output-bars .prob').first().textContent();
@@ -181,6 +198,28 @@ async function main() {
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelector('#gen-stats')?.textContent?.includes('tokens/s'));
     check((await page.locator('#gen-output').textContent()).length > prompt.length, 'generated text streamed into the page');
+
+    // 8. A 112-token forward with the browser's own request headers (Chromium always offers
+    // brotli; httplib's brotli took 10-60 s for this response instead of about 1 s).
+    const text112 = await promptOfTokens(page, url, 112);
+    await page.fill('#prompt', text112);
+    const fwd = page.waitForResponse((r) => r.url().endsWith('/api/forward'), { timeout: 120000 });
+    await page.click('#run');
+    const res = await fwd;
+    await res.finished();
+    const sent = await res.request().allHeaders();
+    const timing = await page.evaluate(() => {
+      const e = performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/api/forward')).pop();
+      return e ? e.responseEnd - e.startTime : -1;
+    });
+    await page.waitForFunction(() => document.querySelectorAll('#tokens .chip').length === 112);
+    const body112 = await res.body();
+    console.log(`112-token /api/forward in the page: ${timing.toFixed(0)} ms (model ${JSON.parse(body112).elapsed_ms} ms), ` +
+                `Accept-Encoding '${sent['accept-encoding']}', Content-Encoding '${res.headers()['content-encoding'] ?? ''}', ` +
+                `${body112.length} bytes`);
+    check(/br/.test(sent['accept-encoding'] ?? ''), `the browser offered brotli (${sent['accept-encoding']})`);
+    check(res.headers()['content-encoding'] !== 'br', 'the server did not answer with brotli');
+    check(timing > 0 && timing < 2000, `a 112-token forward takes under 2 s in the page (${timing.toFixed(0)} ms)`);
 
     check(pageErrors.length === 0, `no page errors (${pageErrors.join(' | ')})`);
     console.log(`screenshots in ${outDir}`);

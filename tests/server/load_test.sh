@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load test of the explainer API on loopback with wrk (Debian package), bounded in time:
 # /api/forward (full explainer payload), /api/predict and /api/generate (16 streamed tokens).
-# Prints requests/s and latency percentiles; exits non-zero on any error or non-2xx response.
+# Requests carry Chromium's Accept-Encoding (the page's real traffic: brotli offered, which the
+# server must not choose). Prints requests/s and latency percentiles; exits non-zero on any
+# error or non-2xx response.
 #   tests/server/load_test.sh [build/app/layerlab] [../shared/models/gpt2-code-24l] [seconds=10] [connections=4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +30,7 @@ run() {  # name path body
   cat > "$TMP/$1.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept-Encoding"] = "gzip, deflate, br, zstd"
 wrk.body = [==[$3]==]
 LUA
   echo; echo "== $1: POST $2 $3"
