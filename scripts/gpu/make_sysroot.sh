@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run HERE (Debian 12, with apt): prepares .device/ for the GPU machine, whose image has CUDA,
+# NCCL and PyTorch but none of Debian's -dev packages. Writes
+#   .device/sysroot.tar.xz  the -dev packages layerlab builds against (apt-get download + dpkg -x,
+#                           pruned: static libraries but gtest's, docs, OpenBLAS's liblapack/libblas
+#                           copies, and ICU's 30 MB data library replaced by a stub: the CUDA
+#                           targets never tokenize)
+#   .device/httplib.h       cpp-httplib's header (the server is configured, not run, there)
+#   .device/src.tar         `git archive HEAD`: the committed tree, not uncommitted work
+#   .device/shared/golden/  the golden folders named in $GOLDEN (default: gpt2-tiny llama-tiny)
+# The device tool carries at most 64 MiB: carry ".device" (about 60 MB with two golden folders).
+# Then, on the device: bash scripts/gpu/device.sh [tests|all|...] (see docs/CUDA.md).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+D=.device
+mkdir -p "$D"
+PKGS="libopenblas0-openmp libopenblas-openmp-dev libgfortran5 libquadmath0 nlohmann-json3-dev
+      libsentencepiece0 libsentencepiece-dev libprotobuf-lite32 libgtest-dev libicu72 libicu-dev
+      pkgconf-bin libpkgconf3 libdnnl2 libdnnl-dev ocl-icd-libopencl1"
+if [ ! -f "$D/sysroot.tar.xz" ]; then
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download $PKGS >/dev/null)
+  mkdir -p "$work/root"
+  for deb in "$work"/*.deb; do dpkg -x "$deb" "$work/root"; done
+  A="$work/root/usr/lib/x86_64-linux-gnu"
+  find "$work/root" -name '*.a' ! -name 'libgtest*' -delete
+  rm -rf "$work/root/usr/share/doc" "$work/root/usr/share/man" "$work/root/usr/share/lintian"
+  rm -f "$A"/openblas-openmp/liblapack* "$A"/openblas-openmp/libblas*
+  # ICU's data library: a stub that defines only the symbol libicuuc links against.
+  rm -f "$A"/libicudata.so.72.1
+  echo 'const char icudt72_dat[16] = {0};' | gcc -shared -fPIC -x c - -o "$A/libicudata.so.72.1" -Wl,-soname,libicudata.so.72
+  tar -C "$work/root" -cJf "$D/sysroot.tar.xz" .
+  rm -rf "$work"
+fi
+cp /usr/include/httplib.h "$D/httplib.h"
+git archive HEAD > "$D/src.tar"
+rm -rf "$D/shared"
+mkdir -p "$D/shared/golden"
+for g in ${GOLDEN:-gpt2-tiny llama-tiny}; do cp -r "../shared/golden/$g" "$D/shared/golden/"; done
+cp ../shared/golden/tokenizer_golden.json "$D/shared/golden/" 2>/dev/null || true
+du -sh "$D" "$D"/*
