@@ -1,5 +1,6 @@
 // layerlab eval --model DIR --task T --data FILE [--plan P | --variant V --n N] [--limit K]
 //               [--out results.json] [task options]
+// Everything is checked before the work: a file without items is an error naming it.
 // Scores one benchmark under one plan; prints every metric with its standard error.
 #include <chrono>
 #include <cmath>
@@ -14,31 +15,9 @@
 #include "layerlab/progress.h"
 #include "layerlab/tokenizer.h"
 #include "model_args.h"
+#include "task_args.h"
 
 namespace layerlab::cli {
-
-// Options shared by eval and sweep (cmd_sweep.cpp declares these two).
-const std::set<std::string>& task_option_names() {
-  static const std::set<std::string> names = {"limit",    "train",     "num-fewshot", "max-gen-tokens", "window",
-                                              "stride",   "mask-rate", "mask-seed",   "batch-tokens"};
-  return names;
-}
-
-TaskOptions task_options_from_args(const Args& args) {
-  TaskOptions o;
-  o.limit = args.get_int("limit", -1);
-  if (args.has("limit") && o.limit < 1) fail("--limit", "must be a positive number of items");
-  o.train_path = args.get("train", "");
-  o.num_fewshot = static_cast<int>(args.get_int("num-fewshot", 5));
-  o.max_gen_tokens = static_cast<int>(args.get_int("max-gen-tokens", 256));
-  o.window = static_cast<int>(args.get_int("window", 0));
-  o.stride = static_cast<int>(args.get_int("stride", 0));
-  o.mask_rate = args.get_double("mask-rate", 0.15);
-  o.mask_seed = static_cast<uint64_t>(args.get_int("mask-seed", 1234));
-  o.score.batch_tokens = args.get_int("batch-tokens", 4096);
-  if (o.score.batch_tokens < 1) fail("--batch-tokens", "must be positive");
-  return o;
-}
 
 static std::string format_value(double v) {
   char b[32];
@@ -48,20 +27,34 @@ static std::string format_value(double v) {
 }
 
 int cmd_eval(const Argv& argv) {
-  auto opts = model_options();
-  opts.insert({"task", "data", "out"});
-  opts.insert(task_option_names().begin(), task_option_names().end());
-  Args args(argv, opts, {"add-bos"});
-  const std::string task_name = args.require("task");
-  const std::string data = args.require("data");
-  if (args.has("out")) check_output_path(args.get("out"), "--out");  // before the work, not after
-  LoadedModel m = open_model(args);
+  Options o("eval", "score a benchmark under a plan: every metric with its standard error (docs/EVAL.md)");
+  ModelArgs ma;
+  PlanArgs pa;
+  TaskArgs ta;
+  std::string task_name, data, out;
+  add_model_options(o, ma);
+  o.required(o.text("--task", task_name, "TASK", "the benchmark: " + [] {
+    std::string all;
+    for (const auto& t : task_names()) all += (all.empty() ? "" : ", ") + t;
+    return all;
+  }()));
+  o.required(o.text("--data", data, "FILE", "the task's data: .jsonl items (perplexity: plain text or .jsonl with 'text')"));
+  o.text("--out", out, "FILE", "also write the metrics as JSON to this file", "not written");
+  add_plan_options(o, pa);
+  add_task_options(o, ta);
+  if (!o.parse(argv)) return 0;
+  check_plan_args(o, pa);
+  check_task_args(o, ta, {task_name}, {data});
+  if (o.given("--out")) check_output_path(out, "--out");  // before the work, not after
+  LoadedModel m = open_model(ma);
   const ModelConfig& cfg = m.model->config();
-  const Plan plan = plan_from_args(args, cfg);
-  const TaskOptions topts = task_options_from_args(args);
+  const Plan plan = plan_from_args(o, pa, cfg);
+  const TaskOptions& topts = ta.t;
   auto tok = load_tokenizer(m.model->dir());
-  const TextCodec codec = codec_for(*tok, args.has("add-bos"));
+  check_task_args_for_model(o, ta, {task_name}, cfg, *tok);
+  const TextCodec codec = codec_for(*tok, ta.add_bos);
   auto task = make_task(task_name, data, codec, cfg, topts);
+  check_task_has_items(task_name, data, *task, codec, ta);
   Runner runner(*m.model, *m.backend);
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -79,14 +72,14 @@ int cmd_eval(const Argv& argv) {
                        {"stderr", std::isfinite(x.stderr_) ? nlohmann::json(x.stderr_) : nlohmann::json(nullptr)}};
   }
   if (std::isfinite(task->chance())) std::printf("  (chance level of %s: %.4f)\n", r.metrics[0].name.c_str(), task->chance());
-  if (args.has("out")) {
+  if (o.given("--out")) {
     nlohmann::json j = {{"task", task_name},       {"model", m.model->dir()}, {"data", data},
                         {"plan", plan_to_text(plan)}, {"limit", topts.limit},     {"primary", r.metrics[0].name},
                         {"metrics", metrics},      {"items", r.items},         {"tokens", r.tokens},
                         {"chance", std::isfinite(task->chance()) ? nlohmann::json(task->chance()) : nlohmann::json(nullptr)},
                         {"seconds", secs}};
-    write_file_atomic(args.get("out"), j.dump(2) + "\n");
-    std::printf("wrote %s\n", args.get("out").c_str());
+    write_file_atomic(out, j.dump(2) + "\n");
+    std::printf("wrote %s\n", out.c_str());
   }
   return 0;
 }

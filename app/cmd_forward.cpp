@@ -1,4 +1,5 @@
-// layerlab forward --model DIR --ids 1,2,3 [--plan P] --dump OUT.safetensors
+// layerlab forward --model DIR (--ids 1,2,3 | --prompt TEXT) [--plan P | --variant V --n N]
+//                  [--dump OUT.safetensors]
 // Writes resid.K (after plan step K, 1-based), final_norm and logits, all float32.
 #include <cstdio>
 
@@ -12,15 +13,27 @@
 namespace layerlab::cli {
 
 int cmd_forward(const Argv& argv) {
-  auto opts = model_options();
-  opts.insert({"ids", "prompt", "dump"});
-  Args args(argv, opts);
-  if (args.has("dump")) check_output_path(args.get("dump"), "--dump");  // before the work, not after
-  LoadedModel m = open_model(args);
+  Options o("forward", "run a forward pass (optionally under a plan): prints the plan and the mean next-token "
+                       "loss; --dump writes every residual, the final norm and the logits");
+  ModelArgs ma;
+  PlanArgs pa;
+  PromptArgs pr;
+  std::string dump;
+  add_model_options(o, ma);
+  add_prompt_options(o, pr);
+  add_plan_options(o, pa);
+  o.text("--dump", dump, "FILE",
+         "write input_ids, resid.K (after plan step K), final_norm, logits and logprobs_next to this safetensors file",
+         "not written");
+  if (!o.parse(argv)) return 0;
+  check_prompt_args(o);
+  check_plan_args(o, pa);
+  if (o.given("--dump")) check_output_path(dump, "--dump");  // before the work, not after
+  LoadedModel m = open_model(ma);
   const ModelConfig& cfg = m.model->config();
-  const Plan plan = plan_from_args(args, cfg);
+  const Plan plan = plan_from_args(o, pa, cfg);
   ForwardRequest req;
-  req.ids = prompt_ids(args, *m.model);
+  req.ids = prompt_ids(o, pr, *m.model);
   req.keep_residuals = true;
   req.all_logits = true;
   req.logprobs_next = cfg.causal;
@@ -35,7 +48,7 @@ int cmd_forward(const Argv& argv) {
     for (float lp : res.logprobs_next) nll -= lp;
     std::printf("mean next-token loss %.4f nats\n", nll / (T - 1));
   }
-  if (args.has("dump")) {
+  if (o.given("--dump")) {
     std::vector<OutTensor> out;
     OutTensor ids{"input_ids", {T}, {}, {}, DType::I64};
     ids.i64.assign(req.ids.begin(), req.ids.end());
@@ -46,8 +59,8 @@ int cmd_forward(const Argv& argv) {
     out.push_back({"logits", {T, cfg.vocab}, std::move(res.logits)});
     if (!res.logprobs_next.empty())
       out.push_back({"logprobs_next", {T - 1}, std::move(res.logprobs_next)});
-    write_safetensors(args.get("dump"), out, {{"plan", plan_to_text(plan)}});
-    std::printf("wrote  %s\n", args.get("dump").c_str());
+    write_safetensors(dump, out, {{"plan", plan_to_text(plan)}});
+    std::printf("wrote  %s\n", dump.c_str());
   }
   return 0;
 }

@@ -7,8 +7,12 @@
 namespace layerlab::cli {
 
 int cmd_info(const Argv& argv) {
-  Args args(argv, {"model"});
-  auto model = load_model(args.require("model"));
+  Options o("info", "architecture, sizes and parameter count of a model folder (reads config.json and the "
+                    "safetensors headers)");
+  ModelArgs m;
+  add_model_option(o, m);
+  if (!o.parse(argv)) return 0;
+  auto model = load_model(m.model);
   const ModelConfig& c = model->config();
   std::printf("model         %s\n", model->dir().c_str());
   std::printf("family        %s (model_type %s)\n", c.family.c_str(), c.model_type.c_str());

@@ -15,20 +15,28 @@
 namespace layerlab::cli {
 
 int cmd_plot(const Argv& argv) {
-  Args args(argv, {"out", "similarity"});
-  const std::string out = args.require("out");
+  Options o("plot", "SVG figures of sweep results (score vs N per task, the normalised summary) and similarity "
+                    "heatmaps", "[results.jsonl] --out DIR [--similarity similarity.json]");
+  std::string out, similarity;
+  std::vector<std::string> files;
+  o.required(o.text("--out", out, "DIR", "folder for the figures (created)"));
+  o.text("--similarity", similarity, "FILE", "also draw the heatmap of this similarity JSON (from layerlab similarity)",
+         "none");
+  o.positional("results", files, "a sweep's results file (JSON lines)");
+  if (!o.parse(argv)) return 0;
   std::vector<std::string> written;
-  if (args.positional().size() > 1) fail(args.positional()[1], "give one results file");
-  if (args.positional().empty() && !args.has("similarity")) fail("plot", "give a results file and/or --similarity FILE");
-  if (!args.positional().empty()) {
-    const std::string path = args.positional()[0];
+  if (files.size() > 1) fail(files[1], "give one results file");
+  if (files.empty() && !o.given("--similarity")) fail("plot", "give a results file and/or --similarity FILE");
+  if (o.given("--similarity") && !file_exists(similarity)) fail(similarity, "similarity file not found");
+  if (!files.empty()) {
+    const std::string path = files[0];
     if (!file_exists(path)) fail(path, "results file not found");
     const auto records = read_sweep_results(path);
     if (records.empty()) fail(path, "no results to plot");
     written = plot_sweep(records, out);
   }
-  if (args.has("similarity")) {
-    const std::string path = args.get("similarity");
+  if (o.given("--similarity")) {
+    const std::string& path = similarity;
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(depth_checked(read_text_file(path), path));

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "args.h"
+#include "model_args.h"
 #include "commands.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
@@ -39,25 +40,36 @@ std::string default_web_dir() {
 }  // namespace
 
 int cmd_serve(const Argv& argv) {
-  Args args(argv,
-            {"model", "device", "port", "host", "web", "threads", "max-prompt-tokens", "max-generate-tokens",
-             "max-body"},
-            {"allow-remote", "quiet"});
+  Options a("serve", "the explainer: a web page and JSON API on one model (attention, logit lens, plans; "
+                     "docs/EXPLAINER.md)");
   ServerOptions o;
-  o.model_dir = args.require("model");
-  o.device = args.get("device", "cpu");
-  o.host = args.get("host", "127.0.0.1");
-  o.port = static_cast<int>(args.get_int("port", 8080));
-  o.allow_remote = args.has("allow-remote");
-  o.log_requests = !args.has("quiet");
-  o.web_dir = args.has("web") ? args.get("web") : default_web_dir();
-  o.limits.max_prompt_tokens = static_cast<int>(args.get_int("max-prompt-tokens", o.limits.max_prompt_tokens));
-  o.limits.max_generate_tokens = static_cast<int>(args.get_int("max-generate-tokens", o.limits.max_generate_tokens));
-  o.limits.max_body_bytes = static_cast<size_t>(args.get_int("max-body", long(o.limits.max_body_bytes)));
-  if (o.limits.max_prompt_tokens < 1) fail("--max-prompt-tokens", "must be at least 1");
-  if (o.limits.max_generate_tokens < 1) fail("--max-generate-tokens", "must be at least 1");
-  if (o.limits.max_body_bytes < 1024) fail("--max-body", "must be at least 1024 bytes");
-  if (args.has("threads")) omp_set_num_threads(static_cast<int>(args.get_int("threads", 1)));
+  ModelArgs ma;
+  int port_arg = 8080;
+  int max_prompt = o.limits.max_prompt_tokens, max_generate = o.limits.max_generate_tokens;
+  int64_t max_body = static_cast<int64_t>(o.limits.max_body_bytes);
+  bool quiet = false;
+  std::string web;
+  add_model_option(a, ma);
+  add_device_options(a, ma, /*with_dtype=*/false);
+  add_threads_option(a, ma.threads);
+  a.integer("--port", port_arg, "TCP port; 0 picks a free one", 0, 65535);
+  a.text("--host", o.host, "ADDRESS", "address to listen on; other than loopback needs --allow-remote");
+  a.flag("--allow-remote", o.allow_remote, "allow a --host reachable from other machines (no authentication)");
+  a.text("--web", web, "DIR", "the built page (web/dist)", "$LAYERLAB_WEB_DIR, else web/dist of the source tree");
+  a.integer("--max-prompt-tokens", max_prompt, "longest prompt a request may send", 1, INT32_MAX);
+  a.integer("--max-generate-tokens", max_generate, "most tokens a generation request may ask for", 1, INT32_MAX);
+  a.integer("--max-body", max_body, "largest request body in bytes", 1024, INT64_MAX);
+  a.flag("--quiet", quiet, "no request log on stderr");
+  if (!a.parse(argv)) return 0;
+  o.model_dir = ma.model;
+  o.device = ma.device;
+  o.port = port_arg;
+  o.log_requests = !quiet;
+  o.web_dir = a.given("--web") ? web : default_web_dir();
+  o.limits.max_prompt_tokens = max_prompt;
+  o.limits.max_generate_tokens = max_generate;
+  o.limits.max_body_bytes = static_cast<size_t>(max_body);
+  apply_threads(ma.threads);
 
   ExplainerServer server(o);
   const int port = server.bind();

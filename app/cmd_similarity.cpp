@@ -1,8 +1,10 @@
-// layerlab similarity --model DIR --text-file F [--plan P] [--max-tokens 512] [--limit K] [--out PREFIX]
+// layerlab similarity --model DIR (--text-file F | --ids-file F) [--plan P] [--max-tokens 512] [--limit K]
+//                     [--out PREFIX]
 // Mean cosine similarity between hidden states after every pair of plan steps.
 #include <cstdio>
 
 #include "commands.h"
+#include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "layerlab/progress.h"
 #include "layerlab/similarity.h"
@@ -12,21 +14,35 @@
 namespace layerlab::cli {
 
 int cmd_similarity(const Argv& argv) {
-  auto opts = model_options();
-  opts.insert({"text-file", "ids-file", "max-tokens", "limit", "out"});
-  Args args(argv, opts);
-  check_output_path(args.get("out", "similarity") + ".csv", "--out");  // before the work, not after
-  LoadedModel m = open_model(args);
+  Options o("similarity", "mean cosine similarity of hidden states between every pair of plan steps: "
+                          "PREFIX.csv, PREFIX.json and a PREFIX.svg heatmap");
+  ModelArgs ma;
+  PlanArgs pa;
+  SequenceArgs sa;
+  std::string prefix = "similarity";
+  add_model_options(o, ma);
+  add_sequence_options(o, sa);
+  add_plan_options(o, pa);
+  o.text("--out", prefix, "PREFIX", "output files: PREFIX.csv, PREFIX.json, PREFIX.svg");
+  if (!o.parse(argv)) return 0;
+  check_sequence_args(o);
+  check_plan_args(o, pa);
+  check_output_path(prefix + ".csv", "--out");  // before the work, not after
+  LoadedModel m = open_model(ma);
   const ModelConfig& cfg = m.model->config();
-  const Plan plan = plan_from_args(args, cfg);
-  int max_tokens = static_cast<int>(args.get_int("max-tokens", 512));
-  if (cfg.positions == Positions::Learned) max_tokens = std::min(max_tokens, cfg.max_positions);
-  const auto seqs = sequences_from_files(args, *m.model, max_tokens, static_cast<int>(args.get_int("limit", 0)));
+  const Plan plan = plan_from_args(o, pa, cfg);
+  int max_tokens = sa.max_tokens;
+  if (cfg.positions == Positions::Learned && max_tokens > cfg.max_positions) {
+    if (o.given("--max-tokens"))
+      fail("--max-tokens", std::to_string(max_tokens) + " exceeds the model's context of " +
+                               std::to_string(cfg.max_positions) + " tokens");
+    max_tokens = cfg.max_positions;  // the default, 512, is only an upper bound
+  }
+  const auto seqs = sequences_from_files(sa, *m.model, max_tokens);
   Runner runner(*m.model, *m.backend);
   Progress bar("similarity", static_cast<int64_t>(seqs.size()), "windows");
   SimilarityResult r = layer_similarity(runner, plan, seqs, [&](int) { bar.add(); });
   bar.finish();
-  const std::string prefix = args.get("out", "similarity");
   write_file_atomic(prefix + ".csv", similarity_to_csv(r));
   write_file_atomic(prefix + ".json", similarity_to_json(r));
   write_file_atomic(prefix + ".svg", similarity_to_svg(r, "Mean cosine similarity of hidden states: " + m.model->dir() +

@@ -15,11 +15,9 @@
 #include "layerlab/sweep_runner.h"
 #include "layerlab/tokenizer.h"
 #include "model_args.h"
+#include "task_args.h"
 
 namespace layerlab::cli {
-
-const std::set<std::string>& task_option_names();          // cmd_eval.cpp
-TaskOptions task_options_from_args(const Args& args);       // cmd_eval.cpp
 
 namespace {
 
@@ -28,6 +26,12 @@ std::vector<std::string> split(const std::string& s, char sep) {
   std::stringstream ss(s);
   for (std::string item; std::getline(ss, item, sep);)
     if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs) out += (out.empty() ? "" : ", ") + x;
   return out;
 }
 
@@ -98,61 +102,113 @@ int summary(const std::string& path, const std::string& format) {
 }  // namespace
 
 int cmd_sweep(const Argv& argv) {
-  std::set<std::string> opts = {"model", "device", "dtype", "threads", "variants", "n",
-                                "k",     "tasks",  "data",  "seeds",   "out",    "format"};
-  opts.insert(task_option_names().begin(), task_option_names().end());
-  Args args(argv, opts, {"no-prefix-reuse", "add-bos", "summary", "quiet"});
-  if (args.has("summary")) {
-    if (args.positional().size() != 1) fail("--summary", "give one results file: layerlab sweep --summary results.jsonl");
-    for (const std::string& o : opts)
-      if (o != "format" && args.has(o)) fail("--" + o, "does not apply to --summary (it only reads the results file)");
-    for (const char* f : {"no-prefix-reuse", "add-bos", "quiet"})
-      if (args.has(f)) fail(std::string("--") + f, "does not apply to --summary (it only reads the results file)");
-    return summary(args.positional()[0], args.get("format", "text"));
+  Options o("sweep",
+            "every Painters variant x N x seed x task, one durable JSON line each; a rerun resumes where it stopped. "
+            "--summary prints the scores table and the normalised summary of a results file",
+            "--model DIR --tasks T1,T2 --data T1=FILE,T2=FILE --out results.jsonl [options]\n"
+            "       layerlab sweep --summary results.jsonl [--format text|csv|markdown]");
+  ModelArgs ma;
+  TaskArgs ta;
+  std::string variants = "all", ns = "all", tasks_arg, data_arg, out, format = "text";
+  std::vector<std::string> files;
+  int seeds = 1, k = 3;
+  bool no_prefix_reuse = false, quiet = false, summary_mode = false;
+  add_model_option(o, ma, /*required=*/false);
+  add_device_options(o, ma);
+  add_threads_option(o, ma.threads);
+  o.text("--variants", variants, "LIST", "comma-separated variants (" + [] {
+    std::string all;
+    for (const auto& v : variant_names()) all += (all.empty() ? "," : ", ") + v;
+    return all.substr(1);
+  }() + "), or all; the baseline full is always added");
+  o.text("--n", ns, "NS", "the N values: 1..11, 2,4,6, 1..3,8, or all (every N that leaves middle layers)");
+  o.integer("--k", k, "times the parallel middle group runs (needs looped_parallel among --variants)", 1, 1000000);
+  o.integer("--seeds", seeds, "shuffle runs seeds 0..S-1 (needs shuffle among --variants; the others have no seed)", 1,
+            1000000);
+  o.text("--tasks", tasks_arg, "LIST", "comma-separated tasks (as eval --task)", "none; required unless --summary");
+  o.text("--data", data_arg, "PAIRS", "each task's data file: TASK=FILE,TASK=FILE",
+         "none; required unless --summary");
+  o.text("--out", out, "FILE", "the results file (JSON lines), appended to and resumed from",
+         "none; required unless --summary");
+  add_task_options(o, ta);
+  o.flag("--no-prefix-reuse", no_prefix_reuse,
+         "run every plan from the first layer (default: plans sharing leading steps run them once)");
+  o.flag("--quiet", quiet, "no progress bar or notes on stderr");
+  o.flag("--summary", summary_mode, "read a results file and print its tables instead of running");
+  o.text("--format", format, "FORMAT", "--summary's scores table: text, csv or markdown");
+  o.positional("results", files, "with --summary: the results file to read");
+  if (!o.parse(argv)) return 0;
+  if (summary_mode) {
+    if (files.size() != 1) fail("--summary", "give one results file: layerlab sweep --summary results.jsonl");
+    for (const std::string& g : o.given_names())
+      if (g != "--summary" && g != "--format" && g != "results")
+        fail(g, "does not apply to --summary (it only reads the results file)");
+    return summary(files[0], format);
   }
-  if (args.has("format")) fail("--format", "applies only to --summary");
-  if (!args.positional().empty()) fail(args.positional()[0], "unexpected argument");
-  check_output_path(args.require("out"), "--out");  // before the model loads, not after the work
-  LoadedModel m = open_model(args);
-  const ModelConfig& cfg = m.model->config();
+  if (o.given("--format")) fail("--format", "applies only to --summary");
+  if (!files.empty()) fail(files[0], "unexpected argument");
+  for (const char* f : {"--model", "--tasks", "--data", "--out"})
+    if (!o.given(f)) fail(f, "required option is missing");
 
-  SweepOptions o;
-  o.out = args.require("out");
-  o.model_dir = canonical_path(m.model->dir());
-  const std::string vs = args.get("variants", "all");
-  o.variants = vs == "all" ? variant_names() : split(vs, ',');
-  for (const auto& v : o.variants) make_variant(v, cfg.n_layer, 0, 3, 0);  // validates the name
-  // The baseline is what every figure and the normalised summary divide by: always run it.
-  if (std::find(o.variants.begin(), o.variants.end(), "full") == o.variants.end()) {
-    o.variants.insert(o.variants.begin(), "full");
-    if (!args.has("quiet")) std::fprintf(stderr, "sweep: adding the baseline 'full' (every summary needs it)\n");
-  }
-  o.ns = parse_ns(args.get("n", "all"), cfg.n_layer);
-  o.seeds = static_cast<int>(args.get_int("seeds", 1));
-  o.k = static_cast<int>(args.get_int("k", 3));
-  o.prefix_reuse = !args.has("no-prefix-reuse");
-  o.progress = !args.has("quiet");
-  TaskOptions topts = task_options_from_args(args);
-  topts.score.prefix_reuse = o.prefix_reuse;
-  o.limit = topts.limit;
-  for (const std::string& kv : split(args.require("data"), ',')) {
+  SweepOptions so;
+  so.variants = variants == "all" ? variant_names() : split(variants, ',');
+  const auto& names = variant_names();
+  for (const auto& v : so.variants)
+    if (std::find(names.begin(), names.end(), v) == names.end())
+      fail("--variants", "unknown variant '" + v + "' (one of: " + join(names) + ")");
+  auto has_variant = [&](const char* v) { return std::find(so.variants.begin(), so.variants.end(), v) != so.variants.end(); };
+  if (o.given("--k") && !has_variant("looped_parallel"))
+    fail("--k", "only looped_parallel repeats its middle group K times, and it is not among --variants");
+  if (o.given("--seeds") && !has_variant("shuffle"))
+    fail("--seeds", "only shuffle is random, and it is not among --variants (the others have nothing a seed changes)");
+  const std::vector<std::string> task_list = split(tasks_arg, ',');
+  if (task_list.empty()) fail("--tasks", "no task given");
+  for (const std::string& kv : split(data_arg, ',')) {
     const size_t eq = kv.find('=');
-    if (eq == std::string::npos) fail("--data", "expected TASK=FILE pairs, got '" + kv + "'");
-    o.data[kv.substr(0, eq)] = canonical_path(kv.substr(eq + 1));
+    if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+      fail("--data", "expected TASK=FILE pairs, got '" + kv + "'");
+    so.data[kv.substr(0, eq)] = canonical_path(kv.substr(eq + 1));
   }
+  std::vector<std::string> files_of_tasks;
+  for (const std::string& t : task_list) {
+    if (!so.data.count(t)) fail("--data", "no data file for task '" + t + "' (give " + t + "=FILE)");
+    files_of_tasks.push_back(so.data[t]);
+  }
+  for (const auto& [t, _] : so.data)
+    if (std::find(task_list.begin(), task_list.end(), t) == task_list.end())
+      fail("--data", "task '" + t + "' has data but is not in --tasks");
+  check_task_args(o, ta, task_list, files_of_tasks);
+  check_output_path(out, "--out");  // before the model loads, not after the work
+
+  LoadedModel m = open_model(ma);
+  const ModelConfig& cfg = m.model->config();
+  so.out = out;
+  so.model_dir = canonical_path(m.model->dir());
+  // The baseline is what every figure and the normalised summary divide by: always run it.
+  const bool add_full = !has_variant("full");
+  if (add_full) so.variants.insert(so.variants.begin(), "full");
+  so.ns = parse_ns(ns, cfg.n_layer);
+  so.seeds = seeds;
+  so.k = k;
+  so.prefix_reuse = !no_prefix_reuse;
+  so.progress = !quiet;
+  TaskOptions topts = ta.t;
+  topts.score.prefix_reuse = so.prefix_reuse;
+  so.limit = topts.limit;
   auto tok = load_tokenizer(m.model->dir());
-  const TextCodec codec = codec_for(*tok, args.has("add-bos"));
+  check_task_args_for_model(o, ta, task_list, cfg, *tok);
+  const TextCodec codec = codec_for(*tok, ta.add_bos);
   std::map<std::string, std::unique_ptr<Task>> tasks;
-  for (const std::string& t : split(args.require("tasks"), ',')) {
-    if (!o.data.count(t)) fail("--data", "no data file for task '" + t + "' (give " + t + "=FILE)");
-    tasks[t] = make_task(t, o.data[t], codec, cfg, topts);
+  for (const std::string& t : task_list) {
+    tasks[t] = make_task(t, so.data[t], codec, cfg, topts);
+    check_task_has_items(t, so.data[t], *tasks[t], codec, ta);
   }
-  for (const auto& [t, _] : o.data)
-    if (!tasks.count(t)) fail("--data", "task '" + t + "' has data but is not in --tasks");
+  // Notes only once everything is checked: an error is the first thing printed.
+  if (add_full && !quiet) std::fprintf(stderr, "sweep: adding the baseline 'full' (every summary needs it)\n");
   Runner runner(*m.model, *m.backend);
-  const SweepStats st = run_sweep(runner, tasks, o);
+  const SweepStats st = run_sweep(runner, tasks, so);
   std::printf("%d configurations: %d already in %s, %d run now (%d distinct plans) in %.1f s\n", st.configs_total,
-              st.configs_done_before, o.out.c_str(), st.configs_run, st.plans_evaluated, st.seconds);
+              st.configs_done_before, so.out.c_str(), st.configs_run, st.plans_evaluated, st.seconds);
   return 0;
 }
 

@@ -32,22 +32,39 @@ std::string printable(const std::string& piece) {
 }  // namespace
 
 int cmd_tokenize(const Argv& argv) {
-  Args args(argv, {"model", "file"}, {"bos", "special"});
-  const std::string dir = args.require("model");
+  Options o("tokenize", "print the token ids of a text on one line, then a table of id and piece",
+            "--model DIR (TEXT... | --file F) [options]");
+  std::string dir, file;
+  std::vector<std::string> words;
+  bool bos = false, special = false;
+  o.required(o.text("--model", dir, "DIR", "model (or tokenizer) folder: tokenizer.json, vocab.json + merges.txt, "
+                                            "tokenizer.model or vocab.txt"));
+  o.text("--file", file, "FILE", "tokenize this file's text instead of the arguments", "the arguments");
+  o.flag("--bos", bos, "put the tokenizer's beginning-of-sequence token first (tokenizers that have one)");
+  o.flag("--special", special, "add the family's special tokens ([CLS] ... [SEP]) and read special tokens in the text");
+  o.positional("text", words, "the text (several arguments are joined with spaces)");
+  if (!o.parse(argv)) return 0;
   std::string text;
-  if (args.has("file")) {
-    if (!args.positional().empty()) fail("tokenize", "give the text either as an argument or with --file, not both");
-    text = read_text_file(args.get("file"));
-  } else {
-    if (args.positional().empty()) fail("tokenize", "give the text to tokenize (or --file F)");
-    for (const auto& p : args.positional()) text += (text.empty() ? "" : " ") + p;
+  if (o.given("--file")) {
+    if (!words.empty()) fail("tokenize", "give the text either as an argument or with --file, not both");
+  } else if (words.empty()) {
+    fail("tokenize", "give the text to tokenize (or --file F)");
   }
   auto tok = load_tokenizer(dir);
   EncodeOptions opt;
-  opt.add_bos = args.has("bos");
+  opt.add_bos = bos;
   // One flag for both: only one of them means anything for any given family.
-  opt.add_special = args.has("special");
-  opt.parse_special = args.has("special");
+  opt.add_special = special;
+  opt.parse_special = special;
+  if (bos) {
+    EncodeOptions without = opt;
+    without.add_bos = false;
+    if (tok->encode("a", opt) == tok->encode("a", without))
+      fail("--bos", "changes nothing: the tokenizer in " + dir + " adds no beginning-of-sequence token");
+  }
+  if (o.given("--file")) text = read_text_file(file);
+  else
+    for (const auto& p : words) text += (text.empty() ? "" : " ") + p;
   const std::vector<int32_t> ids = tok->encode(text, opt);
   std::string line;
   for (int32_t id : ids) line += (line.empty() ? "" : " ") + std::to_string(id);

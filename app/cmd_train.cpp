@@ -5,6 +5,8 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <climits>
+#include <cmath>
 #include <cstdio>
 
 #include "args.h"
@@ -16,98 +18,98 @@ namespace layerlab::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: layerlab train --data FILE --tokenizer DIR --out DIR [options]\n"
-    "       layerlab train --compare RUN_DIR... --out PREFIX\n"
-    "model:   --blocks preln|parallel|sas|sasp (preln)  --norm ln|none (ln; none: sas/sasp only)\n"
-    "         --layers 6 --width 256 --heads 4 --ff 0 (4*width) --context 128 --beta-ff 0.1\n"
-    "data:    --data FILE (.jsonl with 'text', or plain text)  --val FILE  --tokenizer DIR\n"
-    "         --eval-every 100 --eval-batches 8\n"
-    "optim:   --steps 1000 --batch 8 --lr 1e-3 --min-lr-ratio 0.1 --warmup 5% of steps\n"
-    "         --weight-decay 0.1 --decay-embeddings --beta1 0.9 --beta2 0.999 --clip 1.0\n"
-    "run:     --device cpu|cuda|cuda:N (cpu)  --dtype f32|tf32 (f32; tf32: cuda only)\n"
-    "         --seed 1234 --threads N --checkpoint-every 0 --resume --stop-after N\n"
-    "         --save-batches FILE --export-init DIR --quiet\n";
-
-int compare(const Args& args) {
-  std::vector<std::string> dirs = args.positional();
-  dirs.insert(dirs.begin(), args.get("compare"));
-  const std::string prefix = args.get("out", "train-compare");
+int compare(const std::vector<std::string>& dirs, const std::string& prefix) {
   train::compare_runs(dirs, prefix);
   std::printf("compared %zu runs; wrote %s.svg, %s.md, %s.json\n", dirs.size(), prefix.c_str(), prefix.c_str(),
               prefix.c_str());
   return 0;
 }
 
-int to_int(const Args& args, const char* name, long fallback) {
-  const long v = args.get_int(name, fallback);
-  if (v < INT32_MIN || v > INT32_MAX) fail(std::string("--") + name, "out of range");
-  return static_cast<int>(v);
-}
-
 }  // namespace
 
 int cmd_train(const Argv& argv) {
-  Args args(argv,
-            {"blocks", "norm", "layers", "width", "heads", "ff", "context", "beta-ff", "data", "val", "tokenizer",
-             "eval-every", "eval-batches", "steps", "batch", "lr", "min-lr-ratio", "warmup", "weight-decay", "beta1",
-             "beta2", "clip", "seed", "threads", "checkpoint-every", "stop-after", "save-batches", "export-init", "out",
-             "compare", "device", "dtype"},
-            {"resume", "decay-embeddings", "quiet", "help"});
-  if (args.has("help")) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (args.has("compare")) return compare(args);
-  if (!args.positional().empty()) fail("train", "unexpected argument '" + args.positional()[0] + "'\n" + kUsage);
-
+  Options a("train", "train a GPT-style model from scratch with Pre-LN, parallel, SAS or SAS-P blocks "
+                     "(docs/TRAINING.md), or compare finished runs",
+            "--data FILE --tokenizer DIR --out DIR [options]\n"
+            "       layerlab train --compare RUN_DIR RUN_DIR... [--out PREFIX]");
   train::TrainOptions o;
   train::ModelShape& s = o.shape;
-  s.block = train::parse_block(args.get("blocks", "preln"));
-  const std::string norm = args.get("norm", "ln");
+  train::OptimConfig& c = o.optim;
+  s.n_layer = 6;
+  s.d_model = 256;
+  std::string blocks = "preln", norm = "ln", compare_first;
+  std::vector<std::string> compare_rest;
+  double beta_ff = s.beta_ff_init;
+  int threads = 0;
+  c.warmup = -1;  // not given: 5% of --steps
+  // model
+  a.text("--blocks", blocks, "BLOCK", "block design: preln, parallel, sas or sasp");
+  a.text("--norm", norm, "NORM", "norms inside blocks: ln, or none (sas / sasp only)");
+  a.integer("--layers", s.n_layer, "transformer blocks", 1, 1024);
+  a.integer("--width", s.d_model, "model width (d_model)", 1, 1 << 16);
+  a.integer("--heads", s.n_head, "attention heads (must divide --width)", 1, 1 << 12);
+  a.integer("--ff", s.d_ff, "MLP width", 0, 1 << 20, "4 x --width");
+  a.integer("--context", s.context, "tokens per training window", 2, 1 << 20);
+  a.number("--beta-ff", beta_ff, "sas / sasp: initial gain of the MLP branch", -HUGE_VAL, HUGE_VAL);
+  // data
+  a.text("--data", o.data, "FILE", "training text: .jsonl with 'text', or plain text", "none; required to train");
+  a.text("--val", o.val, "FILE", "validation text (same forms)", "none: no validation");
+  a.text("--tokenizer", o.tokenizer_dir, "DIR", "folder whose tokenizer encodes the data (e.g. a GPT-2 model)",
+         "none; required to train");
+  a.integer("--eval-every", o.eval_every, "validate every K steps (and at the end)", 1, INT32_MAX);
+  a.integer("--eval-batches", o.eval_batches, "validation windows = K x --batch", 1, INT32_MAX);
+  // optimisation
+  a.integer("--steps", o.steps, "optimizer steps", 1, INT32_MAX);
+  a.integer("--batch", o.batch, "windows per step", 1, INT32_MAX);
+  a.number("--lr", c.lr, "peak learning rate (AdamW)", 0, 10);
+  a.number("--min-lr-ratio", c.min_lr_ratio, "the cosine schedule ends at lr x this", 0, 1);
+  a.integer("--warmup", c.warmup, "linear warm-up steps", 0, INT32_MAX, "5% of --steps");
+  a.number("--weight-decay", c.weight_decay, "decoupled weight decay on weight matrices", 0, 10);
+  a.flag("--decay-embeddings", c.decay_embeddings, "apply weight decay to the embeddings too");
+  a.number("--beta1", c.beta1, "AdamW beta1", 0, 1);
+  a.number("--beta2", c.beta2, "AdamW beta2", 0, 1);
+  a.number("--clip", c.clip, "largest global gradient norm; 0 = no clipping", 0, HUGE_VAL);
+  // run
+  a.text("--device", o.device, "DEVICE", "where training runs: cpu, cuda or cuda:N (docs/CUDA.md)");
+  a.text("--dtype", o.dtype, "DTYPE", "products in f32, or tf32 (tensor cores; cuda only)");
+  a.seed("--seed", o.seed, "initialisation and data order");
+  a.integer("--threads", threads, "CPU threads (OpenMP and OpenBLAS)", 1, 4096, "every core");
+  a.integer("--checkpoint-every", o.checkpoint_every, "write a checkpoint every K steps; 0 = only at the end", 0,
+            INT32_MAX);
+  a.flag("--resume", o.resume, "continue from OUT/checkpoint");
+  a.integer("--stop-after", o.stop_after, "stop (with a checkpoint) after this step, keeping the schedule of --steps; "
+                                          "0 = run every step", 0, INT32_MAX);
+  a.text("--save-batches", o.save_batches, "FILE", "write every step's batch here (int32 [steps, batch, context+1])",
+         "not written");
+  a.text("--export-init", o.export_init, "DIR", "write the initial weights here", "not written");
+  a.text("--out", o.out, "DIR", "the run folder (with --compare: the output prefix, default train-compare)",
+         "none; required to train");
+  a.flag("--quiet", o.quiet, "no progress lines");
+  a.text("--compare", compare_first, "RUN_DIR", "compare finished runs (this one and the arguments): loss curves "
+                                                "as SVG, a Markdown table and JSON", "none");
+  a.positional("runs", compare_rest, "with --compare: more run folders");
+  if (!a.parse(argv)) return 0;
+  if (a.given("--compare")) {
+    for (const std::string& g : a.given_names())
+      if (g != "--compare" && g != "--out" && g != "runs")
+        fail(g, "does not apply to --compare (it only reads finished runs)");
+    compare_rest.insert(compare_rest.begin(), compare_first);
+    return compare(compare_rest, a.given("--out") ? o.out : "train-compare");
+  }
+  if (!compare_rest.empty()) fail("'" + compare_rest[0] + "'", "unexpected argument (run folders go with --compare)");
+  for (const char* f : {"--data", "--tokenizer", "--out"})
+    if (!a.given(f)) fail(f, "required option is missing");
+
+  s.block = train::parse_block(blocks);
   if (norm != "ln" && norm != "none") fail("--norm", "expected ln or none, got '" + norm + "'");
   s.norm = norm == "ln";
-  s.n_layer = to_int(args, "layers", 6);
-  s.d_model = to_int(args, "width", 256);
-  s.n_head = to_int(args, "heads", 4);
-  s.d_ff = to_int(args, "ff", 0);
-  s.context = to_int(args, "context", 128);
-  s.beta_ff_init = static_cast<float>(args.get_double("beta-ff", 0.1));
+  s.beta_ff_init = static_cast<float>(beta_ff);
+  if (a.given("--beta-ff") && !s.shaped()) fail("--beta-ff", "applies to sas and sasp blocks only");
   s.validate("train");
-
-  o.data = args.require("data");
-  o.val = args.get("val");
-  o.tokenizer_dir = args.require("tokenizer");
-  o.out = args.require("out");
-  o.steps = to_int(args, "steps", 1000);
-  o.batch = to_int(args, "batch", 8);
-  o.eval_every = to_int(args, "eval-every", 100);
-  o.eval_batches = to_int(args, "eval-batches", 8);
-  o.checkpoint_every = to_int(args, "checkpoint-every", 0);
-  o.stop_after = to_int(args, "stop-after", 0);
-  o.seed = static_cast<uint64_t>(args.get_int("seed", 1234));
-  o.resume = args.has("resume");
-  o.save_batches = args.get("save-batches");
-  o.export_init = args.get("export-init");
-  o.quiet = args.has("quiet");
-  o.device = args.get("device", "cpu");
-  o.dtype = args.get("dtype", "f32");
-  train::OptimConfig& c = o.optim;
-  c.lr = args.get_double("lr", 1e-3);
-  c.min_lr_ratio = args.get_double("min-lr-ratio", 0.1);
-  c.warmup = to_int(args, "warmup", o.steps / 20);
-  c.weight_decay = args.get_double("weight-decay", 0.1);
-  c.beta1 = args.get_double("beta1", 0.9);
-  c.beta2 = args.get_double("beta2", 0.999);
-  c.clip = args.get_double("clip", 1.0);
-  c.decay_embeddings = args.has("decay-embeddings");
-  if (c.warmup < 0) fail("--warmup", "must be >= 0");
-  if (c.min_lr_ratio < 0 || c.min_lr_ratio > 1) fail("--min-lr-ratio", "must be in [0, 1]");
-  if (args.has("threads")) {
-    const int t = to_int(args, "threads", 1);
-    if (t <= 0) fail("--threads", "must be positive");
-    omp_set_num_threads(t);
-    openblas_set_num_threads(t);
+  if (c.warmup < 0) c.warmup = o.steps / 20;
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
   }
 
   const train::TrainSummary r = train::run_training(o);

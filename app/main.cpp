@@ -31,13 +31,7 @@ const Command kCommands[] = {
 void usage() {
   std::fprintf(stderr, "usage: layerlab <command> [options]\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
-}
-
-void command_help(const Command& c, const layerlab::cli::HelpRequested& h) {
-  std::printf("usage: layerlab %s [options]\n  %s\n\noptions:\n", c.name, c.help);
-  for (const auto& o : h.value_options) std::printf("  --%s VALUE\n", o.c_str());
-  for (const auto& f : h.flags) std::printf("  --%s\n", f.c_str());
-  std::printf("\nWhat each option means: README.md and docs/ (PLANS, EVAL, TRAINING, EXPLAINER, CUDA).\n");
+  std::fprintf(stderr, "\nlayerlab <command> --help: every option of a command, with its type, default and meaning\n");
 }
 
 }  // namespace
@@ -52,10 +46,7 @@ int main(int argc, char** argv) {
   for (const auto& c : kCommands) {
     if (name != c.name) continue;
     try {
-      return c.run(rest);
-    } catch (const layerlab::cli::HelpRequested& h) {
-      command_help(c, h);
-      return 0;
+      return c.run(rest);  // a command prints its own --help (args.h) and returns 0
     } catch (const layerlab::Error& e) {
       std::fprintf(stderr, "layerlab %s: error: %s\n", c.name, e.what());
       return 1;

@@ -11,6 +11,7 @@ PACKAGES=(
   libsentencepiece-dev        # Llama tokenizer
   libicu-dev                  # Unicode classes and normalisation (GPT-2 / BERT tokenizers)
   libcpp-httplib-dev          # explainer HTTP server
+  libcli11-dev                # the CLI's option tables (header-only)
   libgtest-dev                # tests
   python3-torch python3-numpy # benchmark peer (PyTorch on the CPU)
   wrk                         # HTTP load test

@@ -1,0 +1,110 @@
+#include "task_args.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "layerlab/documents.h"
+#include "layerlab/error.h"
+#include "layerlab/fs.h"
+
+namespace layerlab::cli {
+
+namespace {
+
+std::string join(const std::vector<std::string>& xs, const std::string& sep) {
+  std::string out;
+  for (const auto& x : xs) out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+
+bool is_choice(const std::string& t) {
+  return t == "lambada_openai" || t == "hellaswag" || t == "arc_easy" || t == "arc_challenge" || t == "winogrande";
+}
+
+// The options only some tasks read, which, and why not the others.
+struct Scoped {
+  const char* flag;
+  bool (*applies)(const std::string& task);
+  const char* who;
+  const char* why;
+};
+const Scoped kScoped[] = {
+    {"--train", [](const std::string& t) { return t == "gsm8k"; }, "gsm8k", ""},
+    {"--num-fewshot", [](const std::string& t) { return t == "gsm8k"; }, "gsm8k", ""},
+    {"--max-gen-tokens", [](const std::string& t) { return t == "gsm8k"; }, "gsm8k", ""},
+    {"--stride", [](const std::string& t) { return t == "perplexity"; }, "perplexity", ""},
+    {"--mask-rate", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
+    {"--mask-seed", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
+    {"--add-bos", [](const std::string& t) { return is_choice(t) || t == "gsm8k"; },
+     "lambada_openai, hellaswag, arc_easy, arc_challenge, winogrande and gsm8k",
+     "perplexity starts every document with BOS (else EOS) anyway, mlm with [CLS]"},
+};
+
+int model_context(const ModelConfig& cfg) { return cfg.max_positions > 0 ? cfg.max_positions : 2048; }
+
+}  // namespace
+
+void add_task_options(Options& o, TaskArgs& a) {
+  TaskOptions& t = a.t;
+  o.integer("--limit", t.limit, "score only the first K items (documents for perplexity)", 1, INT64_MAX, "all");
+  o.integer("--window", t.window,
+            "tokens per window (perplexity, mlm) and the longest context a request may have (the others); at most "
+            "the model's context",
+            2, INT32_MAX, "the model's context");
+  o.integer("--stride", t.stride, "perplexity: tokens between window starts; less than --window overlaps windows", 1,
+            INT32_MAX, "the window: no overlap");
+  o.text("--train", t.train_path, "FILE", "gsm8k: the exemplars for the few-shot prompt",
+         "train.jsonl beside the data file");
+  o.integer("--num-fewshot", t.num_fewshot, "gsm8k: exemplars in each prompt", 0, 1000);
+  o.integer("--max-gen-tokens", t.max_gen_tokens, "gsm8k: tokens generated per answer", 1, INT32_MAX);
+  o.number("--mask-rate", t.mask_rate, "mlm: share of each window's tokens masked (at least one)", 0, 1);
+  o.seed("--mask-seed", t.mask_seed, "mlm: seed of the masked positions");
+  o.integer("--batch-tokens", t.score.batch_tokens, "tokens scored per batch (memory / speed)", 1, INT64_MAX);
+  o.flag("--add-bos", a.add_bos,
+         "put the tokenizer's BOS token before every context (Llama-style models; lambada, hellaswag, arc, "
+         "winogrande, gsm8k)");
+}
+
+void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
+                     const std::vector<std::string>& data_files) {
+  const auto& names = task_names();
+  for (const auto& t : tasks)
+    if (std::find(names.begin(), names.end(), t) == names.end())
+      fail("--task", "unknown task '" + t + "' (one of: " + join(names, ", ") + ")");
+  for (const auto& f : data_files)
+    if (!file_exists(f)) fail(f, "data file not found");
+  for (const Scoped& s : kScoped) {
+    if (!o.given(s.flag)) continue;
+    if (std::none_of(tasks.begin(), tasks.end(), s.applies))
+      fail(s.flag, "changes nothing for " + join(tasks, ", ") + ": it applies only to " + s.who +
+                       (*s.why ? std::string(" (") + s.why + ")" : ""));
+  }
+  (void)a;
+}
+
+void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
+                               const ModelConfig& cfg, const Tokenizer& tok) {
+  const int context = model_context(cfg);
+  if (o.given("--window") && a.t.window > context)
+    fail("--window", std::to_string(a.t.window) + " exceeds the model's context of " + std::to_string(context) +
+                         " tokens");
+  if (o.given("--stride") && a.t.stride > (a.t.window > 0 ? a.t.window : context))
+    fail("--stride", "must not exceed the window (" + std::to_string(a.t.window > 0 ? a.t.window : context) +
+                         " tokens)");
+  if (a.add_bos && tok.bos_id() < 0) fail("--add-bos", "changes nothing: the model's tokenizer has no BOS token");
+  (void)tasks;
+}
+
+void check_task_has_items(const std::string& task_name, const std::string& path, const Task& task,
+                          const TextCodec& codec, const TaskArgs& a) {
+  if (task.size() == 0) fail(path, "no items for task " + task_name + " (the file is empty)");
+  if (task_name == "perplexity") {
+    const auto docs = read_text_documents(path, a.t.limit > 0 && a.t.limit < INT_MAX ? int(a.t.limit) : 0);
+    if (std::none_of(docs.begin(), docs.end(), [&](const std::string& d) { return !codec.encode(d).empty(); }))
+      fail(path, "no text to score: " + (read_text_file(path).find_first_not_of(" \t\r\n") == std::string::npos
+                                              ? std::string("the file is empty")
+                                              : "its " + std::to_string(docs.size()) + " document(s) are empty"));
+  }
+}
+
+}  // namespace layerlab::cli
