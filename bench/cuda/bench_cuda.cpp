@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         auto x = runner.embed(ids, B);
         runner.run(plan, *x);
         auto normed = backend->final_norm(*x);
-        return cuda_target_logprobs(*backend, *normed, targets);
+        return runner.target_logprobs(*normed, targets);  // read out on the device
       };
       std::vector<float> lp = score();  // warm-up (allocations)
       lp = score();

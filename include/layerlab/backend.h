@@ -47,10 +47,18 @@ class Inspector {
   virtual void on_layer(const LayerTrace& t) = 0;
 };
 
+// Log-probability of one target token under the logits of one row, and whether it is the
+// row's first maximum (torch.argmax): what scoring reads out of the head.
+struct TargetScore {
+  float logprob = 0.0f;
+  bool greedy = false;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  virtual const ModelConfig& config() const = 0;
   // ids: [batch, tokens] row-major; positions pos0 .. pos0 + tokens - 1.
   virtual std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int tokens, int pos0) = 0;
   // Runs plan step `step_index` on x in place; kv may be null (no caching).
@@ -60,8 +68,17 @@ class Backend {
   // Logits for rows [row_begin, row_begin + count) of a final-normed Hidden: out [count, vocab].
   virtual void logits(const Hidden& normed, int64_t row_begin, int64_t count, float* out) = 0;
   virtual std::unique_ptr<KvCache> make_cache(const Plan& plan, int batch, int capacity) = 0;
+  // For each i: the log-softmax at targets[i] of the logits of row rows[i] of a final-normed
+  // Hidden (rows may repeat, in any order; a negative target gives {0, false}). The default
+  // fetches runs of consecutive rows through logits() and reduces them on the host; a device
+  // backend overrides it so that [rows, vocab] logits never leave the device.
+  virtual std::vector<TargetScore> target_scores(const Hidden& normed, const std::vector<int64_t>& rows,
+                                                 const std::vector<int32_t>& targets);
   virtual void set_inspector(Inspector* inspector) { (void)inspector; }
   virtual bool supports_inspection() const { return false; }
+
+ private:
+  std::vector<float> readout_buffer_;  // target_scores' logits, kept so repeated calls reuse its pages
 };
 
 // The CPU backend (threads from OpenMP, matrix products from OpenBLAS).

@@ -29,11 +29,6 @@ bool cuda_built();
 
 std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype = CudaDType::F32, int device = 0);
 
-// Extension for scoring on the GPU: log p(targets[r] | row r) for every row of a
-// final-normed Hidden of the CUDA backend (rows with target < 0 give 0), with the
-// log-softmax computed on the device so only one float per row comes back.
-std::vector<float> cuda_target_logprobs(Backend& backend, const Hidden& normed, const std::vector<int32_t>& targets);
-
 // Benchmark knob: false issues a parallel group's matrix products one member at a time
 // instead of one batched cuBLAS call per stage (default true).
 void cuda_set_batched_groups(Backend& backend, bool batched);

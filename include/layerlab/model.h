@@ -12,7 +12,7 @@
 namespace layerlab {
 
 enum class NormKind { LayerNorm, RMSNorm };
-enum class Activation { GeluTanh, GeluErf, SiluGated, ReluSquared };
+enum class Activation { GeluTanh, GeluErf, SiluGated };
 enum class Positions { Learned, Rope };
 
 struct RopeConfig {
@@ -122,8 +122,6 @@ class Model {
   const std::vector<CheckpointFile>& files() const { return files_; }
   int64_t parameter_count() const { return parameter_count_; }
 
-  // Internal: used by loaders to own converted weight storage.
-  Param own(std::vector<float> data, int64_t rows, int64_t cols);
   // Internal: uninitialised storage for a [rows, cols] weight that the loader fills through
   // the returned pointer; `out` describes it.
   float* allocate(int64_t rows, int64_t cols, Param& out);
@@ -135,7 +133,6 @@ class Model {
   std::string dir_;
   std::vector<CheckpointFile> files_;
   int64_t parameter_count_ = 0;
-  std::vector<std::unique_ptr<std::vector<float>>> storage_;
   std::vector<FloatArray> arrays_;
 };
 

@@ -48,7 +48,6 @@ class Runner {
  private:
   const Model& model_;
   Backend& backend_;
-  std::vector<float> logits_chunk_;  // target_logprobs' buffer, kept so repeated calls reuse its pages
 };
 
 void validate_ids(const std::vector<int32_t>& ids, const ModelConfig& cfg, int pos0, int tokens);

@@ -30,35 +30,14 @@ void validate_sequence(const ScoreSequence& s, size_t index, const ModelConfig& 
 }
 
 // Log-softmax at the targets and greedy flags for the target rows of one sequence whose
-// rows start at `row0` in `normed`. Consecutive rows are fetched together.
-void score_rows(Backend& backend, const Hidden& normed, int64_t row0, const ScoreSequence& s, int vocab,
+// rows start at `row0` in `normed`: read out by the backend (on the device for CUDA).
+void score_rows(Backend& backend, const Hidden& normed, int64_t row0, const ScoreSequence& s,
                 std::vector<TokenScore>& out) {
+  std::vector<int64_t> rows(s.rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = row0 + s.rows[i];
+  const std::vector<TargetScore> scores = backend.target_scores(normed, rows, s.targets);
   out.assign(s.rows.size(), {});
-  std::vector<size_t> order(s.rows.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.rows[a] < s.rows[b]; });
-  const size_t max_run = 128;
-  std::vector<float> logits;
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i + 1;  // a run of consecutive (or repeated) rows
-    while (j < order.size() && j - i < max_run && s.rows[order[j]] - s.rows[order[j - 1]] <= 1) ++j;
-    const int32_t first = s.rows[order[i]];
-    const int64_t count = s.rows[order[j - 1]] - first + 1;
-    logits.resize(size_t(count) * vocab);
-    backend.logits(normed, row0 + first, count, logits.data());
-#pragma omp parallel for schedule(static)
-    for (size_t k = i; k < j; ++k) {
-      const size_t t = order[k];
-      const float* row = logits.data() + size_t(s.rows[t] - first) * vocab;
-      const float* best = std::max_element(row, row + vocab);  // first maximum, as torch.argmax
-      const float mx = *best;
-      double sum = 0;
-      for (int v = 0; v < vocab; ++v) sum += std::exp(double(row[v]) - mx);
-      out[t].logprob = static_cast<float>(row[s.targets[t]] - mx - std::log(sum));
-      out[t].greedy = (best - row) == s.targets[t];
-    }
-    i = j;
-  }
+  for (size_t i = 0; i < scores.size(); ++i) out[i].logprob = scores[i].logprob, out[i].greedy = scores[i].greedy;
 }
 
 }  // namespace
@@ -101,7 +80,7 @@ PlanScores score_sequences(Runner& runner, const std::vector<Plan>& plans, const
       runner.run(plans[p], *x, prefix);
       auto normed = backend.final_norm(*x);
       x.reset();
-      for (int b = 0; b < B; ++b) score_rows(backend, *normed, int64_t(b) * T, seqs[order[b0 + b]], cfg.vocab, out[p][order[b0 + b]]);
+      for (int b = 0; b < B; ++b) score_rows(backend, *normed, int64_t(b) * T, seqs[order[b0 + b]], out[p][order[b0 + b]]);
     }
     b0 = b1;
   }

@@ -10,11 +10,6 @@
 
 namespace layerlab {
 
-Param Model::own(std::vector<float> data, int64_t rows, int64_t cols) {
-  storage_.push_back(std::make_unique<std::vector<float>>(std::move(data)));
-  return Param{storage_.back()->data(), rows, cols};
-}
-
 float* Model::allocate(int64_t rows, int64_t cols, Param& out) {
   arrays_.emplace_back(static_cast<size_t>(rows * cols));
   out = Param{arrays_.back().data(), rows, cols};
@@ -26,7 +21,6 @@ const char* activation_name(Activation a) {
     case Activation::GeluTanh: return "gelu_tanh";
     case Activation::GeluErf: return "gelu";
     case Activation::SiluGated: return "swiglu";
-    case Activation::ReluSquared: return "relu2";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 // Runner: plan execution on any backend, plus the read-outs (residuals, final norm, logits,
 // next-token log-probabilities).
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 
 #include "layerlab/error.h"
@@ -37,30 +38,11 @@ void Runner::run(const Plan& plan, Hidden& x, size_t first, size_t last, KvCache
 }
 
 std::vector<float> Runner::target_logprobs(const Hidden& normed, const std::vector<int32_t>& targets) {
-  const int vocab = model_.config().vocab;
-  const int64_t rows = normed.rows();
-  std::vector<float> out(rows, 0.0f);
-  const int64_t chunk = std::max<int64_t>(1, (64ll << 20) / (int64_t(vocab) * 4));  // ~64 MB of logits
-  std::vector<float>& logits = logits_chunk_;
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t n = std::min(chunk, rows - r0);
-    bool any = false;
-    for (int64_t r = r0; r < r0 + n; ++r) any |= targets[r] >= 0;
-    if (!any) continue;
-    if (logits.size() < size_t(n) * vocab) resize_large(logits, size_t(n) * vocab);
-    backend_.logits(normed, r0, n, logits.data());
-    // Rows are independent: one log-softmax each, in double, spread over the threads.
-#pragma omp parallel for schedule(static) if (n > 1)
-    for (int64_t i = 0; i < n; ++i) {
-      const int32_t t = targets[r0 + i];
-      if (t < 0) continue;
-      const float* row = logits.data() + i * vocab;
-      const float mx = *std::max_element(row, row + vocab);
-      double sum = 0;
-      for (int j = 0; j < vocab; ++j) sum += std::exp(double(row[j]) - mx);
-      out[r0 + i] = static_cast<float>(row[t] - mx - std::log(sum));
-    }
-  }
+  std::vector<int64_t> rows(targets.size());
+  std::iota(rows.begin(), rows.end(), 0);
+  const std::vector<TargetScore> scores = backend_.target_scores(normed, rows, targets);
+  std::vector<float> out(scores.size());
+  for (size_t i = 0; i < scores.size(); ++i) out[i] = scores[i].logprob;
   return out;
 }
 

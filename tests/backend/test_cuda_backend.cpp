@@ -180,14 +180,24 @@ TEST(CudaBackend, Gpt2_124mShapedMatchesCpu) {
       std::vector<int32_t> targets(B * T, -1);
       for (int b = 0; b < B; ++b)
         for (int i = 0; i + 1 < T; ++i) targets[b * T + i] = req.ids[b * T + i + 1];
-      const std::vector<float> lp = cuda_target_logprobs(*gpu, *normed, targets);
+      std::vector<int64_t> rows(targets.size());
+      for (size_t r = 0; r < rows.size(); ++r) rows[r] = int64_t(r);
+      const std::vector<TargetScore> scores = gpu->target_scores(*normed, rows, targets);
+      std::vector<float> lp;
+      for (const TargetScore& sc : scores) lp.push_back(sc.logprob);
+      if (t == CudaDType::F32) {  // the greedy flags as the host read-out computes them
+        auto xc = Runner(*model, *cpu).embed(req.ids, B);
+        Runner(*model, *cpu).run(plan, *xc);
+        const std::vector<TargetScore> host = cpu->target_scores(*cpu->final_norm(*xc), rows, targets);
+        for (size_t r = 0; r < rows.size(); ++r) EXPECT_EQ(scores[r].greedy, host[r].greedy) << "greedy flag of row " << r;
+      }
       std::vector<float> lp_ref;
       for (int b = 0; b < B; ++b)
         for (int i = 0; i + 1 < T; ++i) lp_ref.push_back(ref.logprobs_next[b * (T - 1) + i]), (void)0;
       std::vector<float> lp_got;
       for (int b = 0; b < B; ++b)
         for (int i = 0; i + 1 < T; ++i) lp_got.push_back(lp[b * T + i]);
-      EXPECT_LE(max_rel_error(lp_got, lp_ref), tol_for(t)) << "cuda_target_logprobs";
+      EXPECT_LE(max_rel_error(lp_got, lp_ref), tol_for(t)) << "target_scores on the device";
     }
   }
   std::filesystem::remove_all(dir);

@@ -30,6 +30,7 @@ class CpuBackend : public Backend {
   explicit CpuBackend(const Model& model) : model_(model), cfg_(model.config()), w_(model.weights()) {}
 
   std::string name() const override { return "cpu"; }
+  const ModelConfig& config() const override { return cfg_; }
   bool supports_inspection() const override { return true; }
   void set_inspector(Inspector* inspector) override { ops_.set_inspector(inspector); }
 

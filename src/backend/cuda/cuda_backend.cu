@@ -447,15 +447,24 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttnArgs a) 
   }
 }
 
-// Log-softmax of logits rows gathered at targets: one block per row, one pass over the row
-// (running max and rescaled sum per thread, merged across the block).
-__global__ void logprob_kernel(const float* __restrict__ logits, const int32_t* __restrict__ targets, float* out, int vocab) {
+// Log-softmax of logits rows gathered at targets, and whether the target is the row's first
+// maximum (torch.argmax): one block per (row, target) pair, one pass over the row (running max
+// and rescaled sum per thread, merged across the block; the greedy flag fails when some entry
+// beats the target, or ties it at a lower index).
+__global__ void logprob_kernel(const float* __restrict__ logits, const int32_t* __restrict__ rows,
+                               const int32_t* __restrict__ targets, float* out, uint8_t* greedy, int vocab) {
   __shared__ float sm_m[32], sm_s[32];
-  const int64_t r = blockIdx.x;
-  const float* x = logits + r * vocab;
+  __shared__ int sm_beaten;
+  const int t = targets[blockIdx.x];
+  const float* x = logits + int64_t(rows[blockIdx.x]) * vocab;
+  const float xt = x[t];
+  if (threadIdx.x == 0) sm_beaten = 0;
+  __syncthreads();
   float m = -INFINITY, s = 0.0f;
+  int beaten = 0;
   for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
     const float v = x[i];
+    beaten |= v > xt || (v == xt && i < t);
     if (v > m) {
       s = s * __expf(m - v) + 1.0f;
       m = v;
@@ -463,6 +472,7 @@ __global__ void logprob_kernel(const float* __restrict__ logits, const int32_t* 
       s += __expf(v - m);
     }
   }
+  if (beaten) atomicOr(&sm_beaten, 1);  // a flag, not a sum: the order does not matter
   auto merge = [](float& m1, float& s1, float m2, float s2) {
     const float mm = fmaxf(m1, m2);
     if (mm == -INFINITY) return;
@@ -478,8 +488,8 @@ __global__ void logprob_kernel(const float* __restrict__ logits, const int32_t* 
   if (threadIdx.x == 0) {
     float M = sm_m[0], S = sm_s[0];
     for (int w = 1; w < int(blockDim.x / 32); ++w) merge(M, S, sm_m[w], sm_s[w]);
-    const int t = targets[r];
-    out[r] = t < 0 ? 0.0f : x[t] - M - logf(S);
+    out[blockIdx.x] = xt - M - logf(S);
+    greedy[blockIdx.x] = sm_beaten ? 0 : 1;
   }
 }
 
@@ -563,7 +573,6 @@ class CudaBackend : public Backend {
     // f32: exact float32 products (no TF32). tf32: TF32 tensor cores for float32 products.
     compute_ = dt_ == CudaDType::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     CK(cublasSetMathMode(blas_, dt_ == CudaDType::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
-    if (cfg_.act == Activation::ReluSquared) fail("cuda backend", "relu-squared activation is not supported");
     if (cfg_.head_dim > kMaxHeadDim) fail("cuda backend", "head_dim " + std::to_string(cfg_.head_dim) + " > 256 is not supported");
     // LAYERLAB_CUDA_ATTENTION=gemm: the float32 GEMM attention even where the flash kernel
     // applies (tests compare the two; benchmarks measure the difference).
@@ -577,6 +586,7 @@ class CudaBackend : public Backend {
   }
 
   std::string name() const override { return std::string("cuda-") + cuda_dtype_name(dt_); }
+  const ModelConfig& config() const override { return cfg_; }
 
   std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int tokens, int pos0) override {
     const int d = cfg_.d_model;
@@ -641,22 +651,48 @@ class CudaBackend : public Backend {
     CK(cudaMemcpy(out, logits_.get(), size_t(count) * cfg_.vocab * sizeof(float), cudaMemcpyDeviceToHost));
   }
 
-  std::vector<float> target_logprobs(const Hidden& normed, const std::vector<int32_t>& targets) {
+  // Logits stay on the device: chunks of consecutive rows (<= 256 MiB of logits), one block
+  // per requested (row, target) in the chunk; only the scores come back.
+  std::vector<TargetScore> target_scores(const Hidden& normed, const std::vector<int64_t>& rows,
+                                         const std::vector<int32_t>& targets) override {
     const CudaHidden& x = as_cuda(normed);
-    if (int64_t(targets.size()) != x.rows()) fail("cuda backend", "target_logprobs: one target per row expected");
-    std::vector<float> out(targets.size());
-    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 28) / (int64_t(cfg_.vocab) * 4));  // <= 256 MiB of logits
-    tgt_.ensure(targets.size() * sizeof(int32_t), "targets");
-    lp_.ensure(targets.size() * sizeof(float), "log-probabilities");
-    if (!targets.empty())
-      CK(cudaMemcpy(tgt_.get(), targets.data(), targets.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
-    for (int64_t r0 = 0; r0 < x.rows(); r0 += chunk) {
-      const int64_t n = std::min(chunk, x.rows() - r0);
-      device_logits(x, r0, n);
-      logprob_kernel<<<n, 256>>>(logits_.as<float>(), tgt_.as<int32_t>() + r0, lp_.as<float>() + r0, cfg_.vocab);
-      CK_LAUNCH("logprob_kernel");
+    if (rows.size() != targets.size()) fail("cuda backend", "target_scores: one target per row expected");
+    std::vector<TargetScore> out(rows.size());
+    std::vector<size_t> order;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (targets[i] < 0) continue;
+      if (rows[i] < 0 || rows[i] >= x.rows()) fail("cuda backend", "target_scores: row outside the hidden states");
+      if (targets[i] >= cfg_.vocab) fail("cuda backend", "target_scores: target outside the vocabulary");
+      order.push_back(i);
     }
-    if (!out.empty()) CK(cudaMemcpy(out.data(), lp_.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] < rows[b]; });
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 28) / (int64_t(cfg_.vocab) * 4));
+    std::vector<int32_t> rel, tgt;
+    std::vector<float> lp;
+    std::vector<uint8_t> gr;
+    for (size_t i = 0; i < order.size();) {
+      const int64_t first = rows[order[i]];
+      size_t j = i;
+      while (j < order.size() && rows[order[j]] - first < chunk) ++j;
+      const int64_t count = rows[order[j - 1]] - first + 1;
+      const int n = static_cast<int>(j - i);
+      rel.resize(n), tgt.resize(n), lp.resize(n), gr.resize(n);
+      for (int k = 0; k < n; ++k) rel[k] = int32_t(rows[order[i + k]] - first), tgt[k] = targets[order[i + k]];
+      device_logits(x, first, count);
+      pairs_.ensure(size_t(n) * 8, "read-out rows and targets");
+      scores_out_.ensure(size_t(n) * 5, "read-out scores");
+      int32_t* d_rows = pairs_.as<int32_t>();
+      CK(cudaMemcpy(d_rows, rel.data(), n * 4, cudaMemcpyHostToDevice));
+      CK(cudaMemcpy(d_rows + n, tgt.data(), n * 4, cudaMemcpyHostToDevice));
+      float* d_lp = scores_out_.as<float>();
+      uint8_t* d_gr = reinterpret_cast<uint8_t*>(d_lp + n);
+      logprob_kernel<<<n, 256>>>(logits_.as<float>(), d_rows, d_rows + n, d_lp, d_gr, cfg_.vocab);
+      CK_LAUNCH("logprob_kernel");
+      CK(cudaMemcpy(lp.data(), d_lp, n * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(gr.data(), d_gr, n, cudaMemcpyDeviceToHost));
+      for (int k = 0; k < n; ++k) out[order[i + k]] = {lp[k], gr[k] != 0};
+      i = j;
+    }
     return out;
   }
 
@@ -1102,7 +1138,7 @@ class CudaBackend : public Backend {
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   std::vector<DevLayer> layers_;
   DevBuf scores_, ctx32_;
-  DevBuf staging_, ids_, h_, a_in_, qkv_, qkvh_, ctx_, up_, act_, outs_, logits_, tgt_, lp_, rope_cos_, rope_sin_, ptr_table_;
+  DevBuf staging_, ids_, h_, a_in_, qkv_, qkvh_, ctx_, up_, act_, outs_, logits_, pairs_, scores_out_, rope_cos_, rope_sin_, ptr_table_;
   int ptr_used_ = 0;
   bool force_gemm_attention_ = false;
 
@@ -1127,12 +1163,6 @@ bool cuda_available() {
 std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype, int device) {
   require_standard_block(model.config(), "CUDA");  // parallel / sas / sasp blocks: CPU only for now
   return std::make_unique<CudaBackend>(model, dtype, device);
-}
-
-std::vector<float> cuda_target_logprobs(Backend& backend, const Hidden& normed, const std::vector<int32_t>& targets) {
-  auto* b = dynamic_cast<CudaBackend*>(&backend);
-  if (!b) fail("cuda_target_logprobs", "not a CUDA backend");
-  return b->target_logprobs(normed, targets);
 }
 
 void cuda_set_batched_groups(Backend& backend, bool batched) {

@@ -11,10 +11,6 @@ std::unique_ptr<Backend> make_cuda_backend(const Model&, CudaDType, int) {
   fail("--device cuda", "this build has no CUDA support");
 }
 
-std::vector<float> cuda_target_logprobs(Backend&, const Hidden&, const std::vector<int32_t>&) {
-  fail("cuda", "this build has no CUDA support");
-}
-
 void cuda_set_batched_groups(Backend&, bool) {}
 
 void cuda_synchronize() {}
