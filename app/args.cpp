@@ -139,7 +139,16 @@ CLI::Option* Options::finish(CLI::Option* o, const std::string& type, const std:
 
 CLI::Option* Options::text(const std::string& names, std::string& var, const std::string& type,
                            const std::string& help, const std::string& default_text) {
-  return finish(app_.add_option(names, var, help), type, default_text.empty() ? var : default_text);
+  // CLI11 gives a value option the next argument whatever it is: "--data --device cpu" would
+  // read "--device" as the file. A value that is one of this command's options is a missing value.
+  auto* o = app_.add_option(names, var, help)->check(CLI::Validator(
+      [this](std::string& v) -> std::string {
+        if (v.size() > 2 && v.rfind("--", 0) == 0 && app_.get_option_no_throw(v.substr(0, v.find('='))) != nullptr)
+          return "missing value (the next argument is the option " + v.substr(0, v.find('=')) + ")";
+        return "";
+      },
+      ""));
+  return finish(o, type, default_text.empty() ? var : default_text);
 }
 
 CLI::Option* Options::integer(const std::string& names, int& var, const std::string& help, long long lo, long long hi,

@@ -161,6 +161,7 @@ TEST(CliHelp, UnknownOptionIsStillAnError) {
 TEST(CliHelp, UsageErrorsNameTheFlagAndExit1) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"forward --model x --ids", "--ids: missing value"},
+      {"eval --model x --task perplexity --data --device cpu", "--data: missing value (the next argument is the option --device)"},
       {"info", "--model: required option is missing"},
       {"generate --model x --prompt a --top-k many", "--top-k: expected an integer, got 'many'"},
       {"generate --model x --prompt a --temperature 1e999", "--temperature: '1e999' is not a finite number"},
