@@ -221,11 +221,12 @@ std::string Options::help() const {
       for (const auto& s : o->get_snames()) left += (left.empty() ? "-" : ", -") + s;
     }
     std::vector<std::string> notes;
-    const bool is_flag = o->get_type_size() == 0 && !o->get_positional();
+    const bool is_flag = o->get_expected_min() == 0 && !o->get_positional();
     if (!is_flag && !o->get_type_name().empty() && !o->get_positional()) left += " " + o->get_type_name();
     // The range its check enforces, then the default.
     const auto it = ranges_.find(o);
     if (it != ranges_.end() && !it->second.empty()) notes.push_back(it->second);
+    if (is_flag && o != app_.get_help_ptr()) notes.push_back("default: off");
     if (required_.count(o)) notes.push_back("required");
     else if (!o->get_default_str().empty()) notes.push_back("default: " + o->get_default_str());
     std::string right = o->get_description();

@@ -113,7 +113,7 @@ int cmd_sweep(const Argv& argv) {
   std::vector<std::string> files;
   int seeds = 1, k = 3;
   bool no_prefix_reuse = false, quiet = false, summary_mode = false;
-  add_model_option(o, ma, /*required=*/false);
+  add_model_option(o, ma, /*required=*/false, "none; required unless --summary");
   add_device_options(o, ma);
   add_threads_option(o, ma.threads);
   o.text("--variants", variants, "LIST", "comma-separated variants (" + [] {
@@ -132,7 +132,7 @@ int cmd_sweep(const Argv& argv) {
          "none; required unless --summary");
   add_task_options(o, ta);
   o.flag("--no-prefix-reuse", no_prefix_reuse,
-         "run every plan from the first layer (default: plans sharing leading steps run them once)");
+         "run every plan from the first layer, instead of running the leading steps plans share once (for measuring)");
   o.flag("--quiet", quiet, "no progress bar or notes on stderr");
   o.flag("--summary", summary_mode, "read a results file and print its tables instead of running");
   o.text("--format", format, "FORMAT", "--summary's scores table: text, csv or markdown");

@@ -21,11 +21,11 @@ std::string variant_list() {
 
 }  // namespace
 
-void add_model_option(Options& o, ModelArgs& m, bool required) {
+void add_model_option(Options& o, ModelArgs& m, bool required, const std::string& when_optional) {
   auto* opt = o.text("--model", m.model, "DIR",
                      "model folder: Hugging Face GPT-2 / Llama / BERT (config.json + safetensors), or the output of "
                      "layerlab train",
-                     required ? "" : "none");
+                     required ? "" : when_optional);
   if (required) o.required(opt);
 }
 

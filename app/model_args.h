@@ -20,8 +20,9 @@ struct ModelArgs {
   int threads = 0;  // 0: not given (OpenMP's default, every core)
 };
 
-// --model DIR (required unless `required` is false: the command checks it itself).
-void add_model_option(Options& o, ModelArgs& m, bool required = true);
+// --model DIR (required unless `required` is false: the command checks it itself, and --help
+// shows `when_optional` as its default).
+void add_model_option(Options& o, ModelArgs& m, bool required = true, const std::string& when_optional = "none");
 // --device (and --dtype when with_dtype).
 void add_device_options(Options& o, ModelArgs& m, bool with_dtype = true);
 // --threads N (>= 1).

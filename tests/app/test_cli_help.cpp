@@ -88,7 +88,10 @@ TEST(CliHelp, EveryOptionHasADescriptionAndADefault) {
       // A description: words, not only the parenthesised notes.
       const std::string desc = e.text.substr(0, e.text.rfind(" ("));
       EXPECT_GE(desc.size(), 8u) << "no description: '" << e.text << "'\n" << r.out;
-      if (e.flag()) continue;
+      if (e.flag()) {
+        if (e.names != "--help, -h") EXPECT_NE(e.text.find("(default: off)"), std::string::npos) << e.text;
+        continue;
+      }
       EXPECT_TRUE(e.type == "INT" || e.type == "FLOAT" || e.type == "SEED" ||
                   e.type.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == std::string::npos)
           << "type '" << e.type << "'";
