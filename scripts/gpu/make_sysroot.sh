@@ -16,7 +16,7 @@ D=.device
 mkdir -p "$D"
 PKGS="libopenblas0-openmp libopenblas-openmp-dev libgfortran5 libquadmath0 nlohmann-json3-dev
       libsentencepiece0 libsentencepiece-dev libprotobuf-lite32 libgtest-dev libicu72 libicu-dev
-      pkgconf-bin libpkgconf3 libdnnl2 libdnnl-dev ocl-icd-libopencl1"
+      pkgconf-bin libpkgconf3 libdnnl2 libdnnl-dev ocl-icd-libopencl1 libcli11-dev"
 if [ ! -f "$D/sysroot.tar.xz" ]; then
   work=$(mktemp -d)
   (cd "$work" && apt-get download $PKGS >/dev/null)

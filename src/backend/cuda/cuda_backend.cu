@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/layer_ops.h"
 #include "backend/cuda/flash_attention.h"
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
@@ -320,6 +321,45 @@ __global__ void mean_kernel(float* __restrict__ x, const float* __restrict__ out
   }
 }
 
+// y[r, c] (+)= g * x[r, c] for c < n, rows with their own strides (identities and gains of
+// layerlab-trained blocks: scalar gains, the identity value, a missing output projection).
+template <class TI>
+__global__ void axpy_kernel(const TI* __restrict__ x, int64_t ldx, float* __restrict__ y, int64_t ldy, int64_t rows,
+                            int n, float g, bool accumulate) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / n;
+    const int c = static_cast<int>(i % n);
+    const float v = g * to_f(x[r * ldx + c]);
+    float* o = y + r * ldy + c;
+    *o = accumulate ? *o + v : v;
+  }
+}
+
+// Bias on rows of n columns stored with row stride ld (> n: a column block of a wider buffer).
+__global__ void bias_ld_kernel(float* y, const float* __restrict__ b, int64_t rows, int n, int64_t ld) {
+  const int64_t total = rows * n;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    y[(i / n) * ld + i % n] += b[i % n];
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float g) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) x[i] *= g;
+}
+
+// Shaped attention (He & Hofmann 2023) on softmax rows in place, as cpu::shape_row: per head
+// h, A = alpha I + beta P - gamma C, C the uniform causal attention (C_ij = 1 / (i + 1), j <= i).
+// Rows are (sequence, head, query t) with t fastest; heads repeat every `tokens` rows.
+__global__ void shape_kernel(float* s, int tokens, int keys, int past, int n_head, const float* __restrict__ alpha,
+                             const float* __restrict__ beta, const float* __restrict__ gamma) {
+  const int64_t r = blockIdx.x;
+  const int t = static_cast<int>(r % tokens), h = static_cast<int>((r / tokens) % n_head);
+  const int valid = min(keys, past + t + 1);
+  float* x = s + r * keys;
+  const float a = alpha[h], b = beta[h], g = gamma[h] / valid;
+  for (int i = threadIdx.x; i < valid; i += blockDim.x) x[i] = b * x[i] - g + (i == valid - 1 ? a : 0.0f);
+}
+
 // Appends this call's keys and values (rows of qkv) to a cache slot [batch, capacity, kvd].
 template <class TI>
 __global__ void kv_append_kernel(const TI* __restrict__ qkv, float* __restrict__ kc, float* __restrict__ vc, int batch,
@@ -555,13 +595,8 @@ const CudaHidden& as_cuda(const Hidden& h) { return as_cuda(const_cast<Hidden&>(
 
 // ---------------------------------------------------------------- the backend
 
-struct DevLayer {
-  const void *qkv_w = nullptr, *o_w = nullptr, *up_w = nullptr, *down_w = nullptr;  // dtype
-  const float *ln1_w = nullptr, *ln1_b = nullptr, *ln2_w = nullptr, *ln2_b = nullptr;
-  const float *qkv_b = nullptr, *o_b = nullptr, *up_b = nullptr, *down_b = nullptr;
-};
 
-class CudaBackend : public Backend {
+class CudaBackend : public Backend, public LayerOps {
  public:
   CudaBackend(const Model& model, CudaDType dtype, int device) : cfg_(model.config()), dt_(dtype) {
     int n = 0;
@@ -605,24 +640,13 @@ class CudaBackend : public Backend {
   }
 
   void run_step(const PlanStep& step, int step_index, Hidden& xh, KvCache* kvc) override {
-    CudaHidden& x = as_cuda(xh);
-    const int M = static_cast<int>(step.layers.size());
-    const size_t n = x.count();
-    auto* kv = static_cast<CudaKvCache*>(kvc);
-    if (M > 1) outs_.ensure(n * M * sizeof(float), "parallel group outputs");
-    for (int it = 0; it < step.iterations; ++it) {
-      std::vector<int> slots(M, -1);
-      if (kv)
-        for (int m = 0; m < M; ++m) slots[m] = kv->slot_offset[step_index] + it * M + m;
-      std::vector<float*> out(M);
-      for (int m = 0; m < M; ++m) out[m] = M == 1 ? x.data() : outs_.as<float>() + n * m;
-      layers_forward(step.layers, slots, x, out, kv);
-      if (M > 1) {
-        mean_kernel<<<blocks_for(n, 256), 256>>>(x.data(), outs_.as<float>(), int64_t(n), M);
-        CK_LAUNCH("mean_kernel");
-      }
-    }
+    x_ = &as_cuda(xh);
+    kv_ = static_cast<CudaKvCache*>(kvc);
+    run_plan_step(*this, cfg_, w_, step, step_index, kv_ ? kv_->slot_offset[step_index] : -1);
   }
+
+  bool supports_inspection() const override { return true; }
+  void set_inspector(Inspector* inspector) override { inspector_ = inspector; }
 
   std::unique_ptr<Hidden> final_norm(const Hidden& xh) override {
     const CudaHidden& x = as_cuda(xh);
@@ -762,8 +786,10 @@ class CudaBackend : public Backend {
   void upload(const ModelWeights& w) {
     w_ = w;
     for (const auto& L : w.layers) {
-      put(L.qkv_w, true), put(L.o_w, true), put(L.up_w, true), put(L.down_w, true);
-      for (const Param* p : {&L.ln1_w, &L.ln1_b, &L.ln2_w, &L.ln2_b, &L.qkv_b, &L.o_b, &L.up_b, &L.down_b}) put(*p, false);
+      put(L.qkv_w, true), put(L.o_w, true), put(L.up_w, true), put(L.down_w, true), put(L.v_extra_w, true);
+      for (const Param* p : {&L.ln1_w, &L.ln1_b, &L.ln2_w, &L.ln2_b, &L.qkv_b, &L.o_b, &L.up_b, &L.down_b, &L.attn_alpha,
+                             &L.attn_beta, &L.attn_gamma})
+        put(*p, false);  // scalar gains stay on the host: kernels take them as arguments
     }
     put(w.mlm_dense_w, true), put(w.head_w, true);
     for (const Param* p : {&w.tok_emb, &w.pos_emb, &w.type_emb, &w.emb_ln_w, &w.emb_ln_b, &w.final_w, &w.final_b,
@@ -771,14 +797,6 @@ class CudaBackend : public Backend {
       put(*p, false);
     CK(cudaDeviceSynchronize());
     staging_ = DevBuf();
-    layers_.clear();
-    for (const auto& L : w.layers) {
-      DevLayer d;
-      d.qkv_w = wt(L.qkv_w), d.o_w = wt(L.o_w), d.up_w = wt(L.up_w), d.down_w = wt(L.down_w);
-      d.ln1_w = f32(L.ln1_w), d.ln1_b = f32(L.ln1_b), d.ln2_w = f32(L.ln2_w), d.ln2_b = f32(L.ln2_b);
-      d.qkv_b = f32(L.qkv_b), d.o_b = f32(L.o_b), d.up_b = f32(L.up_b), d.down_b = f32(L.down_b);
-      layers_.push_back(d);
-    }
   }
 
   // ------------------------------------------------------------ building blocks
@@ -844,7 +862,8 @@ class CudaBackend : public Backend {
   }
   // The same with the output in `ctype` (float32, or the compute dtype).
   void gemm_to(int64_t R, int N, int K, const std::vector<const void*>& X, const std::vector<const void*>& W,
-               const std::vector<void*>& Y, cudaDataType_t ctype, float beta) {
+               const std::vector<void*>& Y, cudaDataType_t ctype, float beta, int ldc = 0) {
+    if (ldc == 0) ldc = N;  // Y rows of N columns within rows of ldc (a column block of a wider buffer)
     const float alpha = 1.0f;
     const cudaDataType_t t = cuda_type(dt_);
     const int M = static_cast<int>(X.size());
@@ -853,17 +872,17 @@ class CudaBackend : public Backend {
     if (M == 1 || unbatched_) {
       for (int m = 0; m < M; ++m)
         CK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, int(R), K, &alpha, W[m], t, K, X[m], t, K, &beta, Y[m],
-                        ctype, N, compute_, CUBLAS_GEMM_DEFAULT));
+                        ctype, ldc, compute_, CUBLAS_GEMM_DEFAULT));
       return;
     }
     std::vector<const void*> host(3 * M);
     for (int m = 0; m < M; ++m) host[m] = W[m], host[M + m] = X[m], host[2 * M + m] = Y[m];
     void** dev = upload_ptrs(host);
     const cublasStatus_t st = cublasGemmBatchedEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, int(R), K, &alpha, const_cast<const void* const*>(dev), t, K,
-                           const_cast<const void* const*>(dev + M), t, K, &beta, dev + 2 * M, ctype, N, M, compute_, CUBLAS_GEMM_DEFAULT);
+                           const_cast<const void* const*>(dev + M), t, K, &beta, dev + 2 * M, ctype, ldc, M, compute_, CUBLAS_GEMM_DEFAULT);
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) {  // this type combination has no batched kernel: one call each
       unbatched_ = true;
-      gemm_to(R, N, K, X, W, Y, ctype, beta);
+      gemm_to(R, N, K, X, W, Y, ctype, beta, ldc);
       return;
     }
     check(st, "cublasGemmBatchedEx");
@@ -889,7 +908,10 @@ class CudaBackend : public Backend {
   // cuBLAS (float32 data; exact float32 for dtype f32, TF32 tensor cores otherwise), a causal
   // softmax kernel in place, then O = P V into out (float32 [rows, q_dim]). Sequences are
   // processed in chunks so the score buffer stays under 1 GiB.
-  void attention_gemm(const AttnArgs& a, int B, float* out) {
+  // Shaped attention (alpha / beta / gamma per head, device) reshapes the softmax in place;
+  // probs (host, optional) receives sequence 0's softmax [n_head, tokens, keys] for the inspector.
+  void attention_gemm(const AttnArgs& a, int B, float* out, const float* alpha = nullptr, const float* beta = nullptr,
+                      const float* gamma = nullptr, float* probs = nullptr) {
     const int H = cfg_.n_head, hd = a.hd, T = a.tokens, keys = a.keys;
     const size_t per_seq = size_t(H) * T * keys;
     const int bc = static_cast<int>(std::max<size_t>(1, std::min<size_t>(B, (size_t(1) << 28) / per_seq)));
@@ -916,6 +938,13 @@ class CudaBackend : public Backend {
                              int(a.q_stride), &zero, d1 + 2 * n, CUDA_R_32F, keys, n, ct, CUBLAS_GEMM_DEFAULT));
       softmax_kernel<<<int64_t(n) * T, 128>>>(scores_.as<float>(), T, keys, a.past, a.causal);
       CK_LAUNCH("softmax_kernel");
+      // The inspector sees the softmax (as the CPU reports it), before any shaping.
+      if (probs && b0 == 0)
+        CK(cudaMemcpy(probs, scores_.get(), size_t(H) * T * keys * sizeof(float), cudaMemcpyDeviceToHost));
+      if (alpha) {
+        shape_kernel<<<int64_t(n) * T, 128>>>(scores_.as<float>(), T, keys, a.past, H, alpha, beta, gamma);
+        CK_LAUNCH("shape_kernel");
+      }
       void** d2 = upload_ptrs(p2);
       CK(cublasGemmBatchedEx(blas_, CUBLAS_OP_N, CUBLAS_OP_N, hd, T, keys, &one, const_cast<const void* const*>(d2),
                              CUDA_R_32F, int(a.kv_stride), const_cast<const void* const*>(d2 + n), CUDA_R_32F, keys,
@@ -943,85 +972,222 @@ class CudaBackend : public Backend {
     add_bias(logits_.as<float>(), f32(w_.head_b), count, V);
   }
 
-  void layers_forward(const std::vector<int>& layers, const std::vector<int>& slots, const CudaHidden& x,
-                      const std::vector<float*>& out, CudaKvCache* kv) {
-    const int M = static_cast<int>(layers.size());
-    const int d = cfg_.d_model, hd = cfg_.head_dim, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), qkvd = cfg_.qkv_dim();
-    const int ff = cfg_.d_ff, up_rows = cfg_.up_rows();
-    const int B = x.batch, T = x.tokens, pos0 = x.pos0;
-    const int64_t R = x.rows();
-    if (R == 0) return;
-    const bool pre = !cfg_.post_norm;
-    const size_t es = elem_size(dt_);
-    auto L = [&](int m) -> const DevLayer& { return layers_[layers[m]]; };
-    auto at = [&](const DevBuf& b, int64_t elems) { return static_cast<const void*>(b.as<char>() + elems * es); };
-    auto atm = [&](DevBuf& b, int64_t elems) { return static_cast<void*>(b.as<char>() + elems * es); };
+  // ------------------------------------------------------------ the layer operations
+  // (backend/layer_ops.h). Buffers: X, Out and the residual arithmetic are float32; the inputs
+  // of matrix products (AttnIn, MlpIn, Ctx, Up, Mlp) are in the compute dtype; Qkv is in the
+  // compute dtype where the flash kernel runs, float32 otherwise.
 
-    // Attention input: the pre-norm, or x itself for post-norm blocks.
-    std::vector<const void*> X(M), W(M);
-    std::vector<float*> Y(M);
-    if (pre) {
-      h_.ensure(size_t(M) * R * d * es, "normed activations");
-      for (int m = 0; m < M; ++m) norm_to(x.data(), atm(h_, m * R * d), R, L(m).ln1_w, L(m).ln1_b);
-      for (int m = 0; m < M; ++m) X[m] = at(h_, m * R * d);
-    } else {
-      const void* in = gemm_input(x.data(), R * d, a_in_);
-      for (int m = 0; m < M; ++m) X[m] = in;
+  void begin(int members) override {
+    M_ = members;
+    const CudaHidden& x = *x_;
+    const int hd = cfg_.head_dim, qd = cfg_.q_dim(), qkvd = cfg_.qkv_dim();
+    // Flash attention only for the standard block without an inspector (it keeps no scores).
+    flash_ = elem_size(dt_) == 2 && !force_gemm_attention_ && cuda_detail::flash_supported(hd) &&
+             (!kv_ || x.pos0 == 0) && qkvd % 8 == 0 && qd % 8 == 0 && cfg_.standard_block() && !inspector_;
+    if (M_ > 1) outs_.ensure(x.count() * M_ * sizeof(float), "parallel group outputs");
+  }
+
+  int width(Buf b) const {
+    switch (b) {
+      case Buf::Qkv: return cfg_.qkv_dim();
+      case Buf::Ctx: return cfg_.q_dim();
+      case Buf::Up: return cfg_.up_rows();
+      case Buf::Mlp: return cfg_.d_ff;
+      default: return cfg_.d_model;
     }
-    // QKV projection. Where the flash kernel applies (bf16 / f16, head_dim 64 / 128, no cached
-    // keys before this call), the product writes the compute dtype (bias and RoPE applied there,
-    // as a bf16 framework does) and the kernel writes the o-projection's input directly.
-    // Otherwise (f32 / tf32, other head sizes, decoding with a cache) the float32 path as
-    // before: float32 qkv, then the GEMM attention (prefill) or the decoding kernel.
-    const bool half = es == 2;
-    const bool flash = half && !force_gemm_attention_ && cuda_detail::flash_supported(hd) && (!kv || pos0 == 0) &&
-                       qkvd % 8 == 0 && qd % 8 == 0;
-    if (flash) {
-      qkvh_.ensure(size_t(M) * R * qkvd * es, "qkv activations (compute dtype)");
-      dispatch(dt_, [&](auto tag) {
-        using T2 = decltype(tag);
-        T2* q16 = qkvh_.as<T2>();
-        std::vector<const float*> bias(M);
-        for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, bias[m] = L(m).qkv_b;
-        project_in_dtype(R, qkvd, d, X, W, bias, q16);
-        if (cfg_.positions == Positions::Rope) {
-          ensure_rope(pos0 + T);
-          rope2_kernel<T2><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(q16, int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
-                                                            cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
-          CK_LAUNCH("rope_kernel");
+  }
+  bool is_f32(Buf b) const {
+    if (b == Buf::X || b == Buf::Out) return true;
+    if (b == Buf::Qkv) return !flash_;
+    return elem_size(dt_) == 4;
+  }
+  // Member m's rows of a buffer (allocated on first use at this size).
+  void* dptr(Ref r) {
+    const int64_t R = x_->rows();
+    const size_t es = is_f32(r.buf) ? 4 : elem_size(dt_);
+    const size_t per = size_t(R) * width(r.buf) * es;
+    auto member_of = [&](DevBuf& b, const char* what) {
+      b.ensure(per * M_, what);
+      return static_cast<void*>(b.as<char>() + per * r.member);
+    };
+    switch (r.buf) {
+      case Buf::X: return x_->data();
+      case Buf::Out: return M_ == 1 ? x_->data() : outs_.as<float>() + x_->count() * r.member;
+      case Buf::AttnIn: return member_of(h_, "normed activations");
+      case Buf::MlpIn: return member_of(h2_, "normed activations (MLP)");
+      case Buf::Qkv: return flash_ ? member_of(qkvh_, "qkv activations (compute dtype)") : member_of(qkv_, "qkv activations");
+      case Buf::Ctx: return es == 4 ? member_of(ctx32_, "attention output") : member_of(ctx_, "attention output (compute dtype)");
+      case Buf::Up: return member_of(up_, "MLP up activations");
+      case Buf::Mlp: return member_of(act_, "MLP activations");
+    }
+    return nullptr;
+  }
+
+  void norm(Ref in, Ref out, const Param& w, const Param& b) override {
+    const int64_t R = x_->rows();
+    const float* src = static_cast<const float*>(dptr(in));  // norms read the float32 residual
+    if (is_f32(out.buf))
+      norm_rows(src, static_cast<float*>(dptr(out)), R, f32(w), f32(b), cfg_.norm == NormKind::RMSNorm);
+    else
+      norm_to(src, dptr(out), R, f32(w), f32(b));
+  }
+
+  // The input of a product in the compute dtype: float32 buffers are converted (each distinct
+  // one once per call) into `staging`, slot k.
+  const void* product_input(Ref in, int k_cols, std::vector<std::pair<const void*, const void*>>& converted) {
+    const void* p = dptr(in);
+    if (!is_f32(in.buf) || elem_size(dt_) == 4) return p;
+    for (const auto& [from, to] : converted)
+      if (from == p) return to;
+    const int64_t n = x_->rows() * k_cols;
+    const size_t at = converted.size();
+    a_in_.ensure(size_t(at + 1) * n * elem_size(dt_), "GEMM input (converted activations)");  // grows only between calls
+    void* dst = a_in_.as<char>() + at * n * elem_size(dt_);
+    dispatch(dt_, [&](auto tag) {
+      using T = decltype(tag);
+      convert_kernel<T><<<blocks_for(n, 256), 256>>>(static_cast<const float*>(p), static_cast<T*>(dst), n);
+    });
+    CK_LAUNCH("convert_kernel");
+    converted.push_back({p, dst});
+    return dst;
+  }
+
+  void linear(int n, int k, int col, const std::vector<LinearCall>& calls) override {
+    const int64_t R = x_->rows();
+    if (R == 0 || calls.empty()) return;
+    auto present = [](const Param* p) { return p && *p; };
+    const int C = static_cast<int>(calls.size());
+    // Every float32 input converted at most once; a_in_ sized for all of them up front, since
+    // growing it would move conversions already made.
+    a_in_.ensure(size_t(C) * R * std::max(k, cfg_.d_model) * elem_size(dt_), "GEMM input (converted activations)");
+    std::vector<std::pair<const void*, const void*>> converted;
+    const Buf out_buf = calls[0].out.buf;
+    const int ld = width(out_buf);
+    std::vector<const void*> X, W;
+    std::vector<void*> Y;
+    std::vector<const float*> bias;
+    std::vector<int> gained;
+    for (int i = 0; i < C; ++i) {
+      const LinearCall& c = calls[i];
+      if (!present(c.w)) continue;
+      X.push_back(product_input(c.in, k, converted));
+      W.push_back(wt(*c.w));
+      bias.push_back(present(c.bias) ? f32(*c.bias) : nullptr);
+      if (present(c.gain)) gained.push_back(i);
+      Y.push_back(nullptr);
+    }
+    if (!X.empty()) {
+      if (!gained.empty()) {
+        // Products with a scalar gain: into float32 scratch, then out (+)= g * (x W^T + b).
+        branch_.ensure(size_t(X.size()) * R * n * 4, "gained branch products");
+        for (size_t j = 0; j < Y.size(); ++j) Y[j] = branch_.as<float>() + j * R * n;
+        gemm_to(R, n, k, X, W, Y, CUDA_R_32F, 0.0f, n);
+        for (size_t j = 0; j < Y.size(); ++j) add_bias(static_cast<float*>(Y[j]), bias[j], R, n);
+        size_t j = 0;
+        for (int i = 0; i < C; ++i) {
+          const LinearCall& c = calls[i];
+          if (!present(c.w)) continue;
+          const float g = present(c.gain) ? c.gain->data[0] : 1.0f;
+          axpy_kernel<float><<<blocks_for(R * n, 256), 256>>>(static_cast<const float*>(Y[j]), n,
+                                                              static_cast<float*>(dptr(c.out)) + col, ld, R, n, g, c.accumulate);
+          CK_LAUNCH("axpy_kernel");
+          ++j;
         }
-      });
-    } else {
-      qkv_.ensure(size_t(M) * R * qkvd * 4, "qkv activations");
-      for (int m = 0; m < M; ++m) W[m] = L(m).qkv_w, Y[m] = qkv_.as<float>() + m * R * qkvd;
-      gemm(R, qkvd, d, X, W, Y, 0.0f);
-      for (int m = 0; m < M; ++m) add_bias(Y[m], L(m).qkv_b, R, qkvd);
-      if (cfg_.positions == Positions::Rope) {
-        ensure_rope(pos0 + T);
-        // rows of all members are contiguous, and positions repeat every T rows
-        rope_kernel<float><<<int(std::min<int64_t>(int64_t(M) * R, 1 << 20)), 128>>>(qkv_.as<float>(), int64_t(M) * R, T, pos0, qkvd, cfg_.n_head,
-                                                            cfg_.n_kv_head, hd, rope_cos_.as<float>(), rope_sin_.as<float>());
-        CK_LAUNCH("rope_kernel");
+      } else if (is_f32(out_buf)) {
+        for (size_t j = 0, i = 0; i < size_t(C); ++i)
+          if (present(calls[i].w)) Y[j++] = static_cast<float*>(dptr(calls[i].out)) + col;
+        gemm_to(R, n, k, X, W, Y, CUDA_R_32F, calls[0].accumulate ? 1.0f : 0.0f, ld);
+        for (size_t j = 0; j < Y.size(); ++j)
+          if (bias[j]) {
+            if (ld == n) {
+              add_bias(static_cast<float*>(Y[j]), bias[j], R, n);
+            } else {
+              bias_ld_kernel<<<blocks_for(R * n, 256), 256>>>(static_cast<float*>(Y[j]), bias[j], R, n, ld);
+              CK_LAUNCH("bias_ld_kernel");
+            }
+          }
+      } else {
+        // Output in the compute dtype (flash Q/K/V, the MLP's up product), whole rows.
+        if (col != 0 || n != ld || calls[0].accumulate) fail("cuda backend", "internal: partial product into a compute-dtype buffer");
+        dispatch(dt_, [&](auto tag) {
+          using T2 = decltype(tag);
+          project_in_dtype(R, n, k, X, W, bias, static_cast<T2*>(dptr({out_buf, 0})) + 0);
+        });
       }
     }
+    // Identities: out (+)= g * in.
+    for (int i = 0; i < C; ++i) {
+      const LinearCall& c = calls[i];
+      if (present(c.w)) continue;
+      if (!is_f32(c.out.buf)) fail("cuda backend", "internal: identity into a compute-dtype buffer");
+      const float g = present(c.gain) ? c.gain->data[0] : 1.0f;
+      float* o = static_cast<float*>(dptr(c.out)) + col;
+      const void* in = dptr(c.in);
+      const int64_t ldx = width(c.in.buf);
+      if (is_f32(c.in.buf)) {
+        axpy_kernel<float><<<blocks_for(R * n, 256), 256>>>(static_cast<const float*>(in), ldx, o, ld, R, n, g, c.accumulate);
+      } else {
+        dispatch(dt_, [&](auto tag) {
+          using T2 = decltype(tag);
+          axpy_kernel<T2><<<blocks_for(R * n, 256), 256>>>(static_cast<const T2*>(in), ldx, o, ld, R, n, g, c.accumulate);
+        });
+      }
+      CK_LAUNCH("axpy_kernel");
+    }
+  }
 
-    const void* ctx_in = nullptr;
-    if (flash) {
-      ctx_.ensure(size_t(M) * R * qd * es, "attention output (compute dtype)");
-      for (int m = 0; m < M; ++m) {
-        const char* base = qkvh_.as<char>() + m * R * qkvd * es;
-        if (kv) {
-          if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
+  void copy(Ref from, Ref to) override {
+    const void* a = dptr(from);
+    void* b = dptr(to);
+    if (a != b) CK(cudaMemcpyAsync(b, a, x_->count() * sizeof(float), cudaMemcpyDeviceToDevice, 0));
+  }
+  void zero(Ref to) override { CK(cudaMemsetAsync(dptr(to), 0, x_->count() * sizeof(float), 0)); }
+  void scale(Ref x, const Param& gain) override {
+    const int64_t n = int64_t(x_->count());
+    scale_kernel<<<blocks_for(n, 256), 256>>>(static_cast<float*>(dptr(x)), n, gain.data[0]);
+    CK_LAUNCH("scale_kernel");
+  }
+
+  void rope() override {
+    const int T = x_->tokens, pos0 = x_->pos0;
+    const int64_t rows = int64_t(M_) * x_->rows();  // members' rows are contiguous; positions repeat every T rows
+    if (rows == 0) return;
+    ensure_rope(pos0 + T);
+    const int grid = int(std::min<int64_t>(rows, 1 << 20));
+    if (flash_) {
+      dispatch(dt_, [&](auto tag) {
+        using T2 = decltype(tag);
+        rope2_kernel<T2><<<grid, 128>>>(static_cast<T2*>(dptr({Buf::Qkv, 0})), rows, T, pos0, cfg_.qkv_dim(), cfg_.n_head,
+                                        cfg_.n_kv_head, cfg_.head_dim, rope_cos_.as<float>(), rope_sin_.as<float>());
+      });
+    } else {
+      rope_kernel<float><<<grid, 128>>>(static_cast<float*>(dptr({Buf::Qkv, 0})), rows, T, pos0, cfg_.qkv_dim(), cfg_.n_head,
+                                        cfg_.n_kv_head, cfg_.head_dim, rope_cos_.as<float>(), rope_sin_.as<float>());
+    }
+    CK_LAUNCH("rope_kernel");
+  }
+
+  void attend(const Application& app, const std::vector<const LayerWeights*>& layers) override {
+    const int B = x_->batch, T = x_->tokens, pos0 = x_->pos0, hd = cfg_.head_dim;
+    const int qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), qkvd = cfg_.qkv_dim();
+    const int64_t R = x_->rows();
+    if (R == 0) return;
+    const size_t es = elem_size(dt_);
+    if (kv_ && pos0 + T > kv_->capacity) fail("kv cache", "sequence longer than the cache capacity");
+    if (flash_) {
+      for (int m = 0; m < M_; ++m) {
+        const char* base = static_cast<const char*>(dptr({Buf::Qkv, m}));
+        if (kv_) {
           dispatch(dt_, [&](auto tag) {
             using T2 = decltype(tag);
-            kv_append_kernel<T2><<<blocks_for(R * kvd, 256), 256>>>(reinterpret_cast<const T2*>(base), kv->k[slots[m]].as<float>(),
-                                                                    kv->v[slots[m]].as<float>(), B, T, pos0, kv->capacity, qkvd, qd, kvd);
+            kv_append_kernel<T2><<<blocks_for(R * kvd, 256), 256>>>(reinterpret_cast<const T2*>(base), kv_->k[app.slots[m]].as<float>(),
+                                                                    kv_->v[app.slots[m]].as<float>(), B, T, pos0, kv_->capacity, qkvd, qd, kvd);
           });
           CK_LAUNCH("kv_append_kernel");
         }
         cuda_detail::FlashArgs f;
         f.q = base, f.k = base + qd * es, f.v = base + (qd + kvd) * es;
-        f.out = ctx_.as<char>() + m * R * qd * es;
+        f.out = dptr({Buf::Ctx, m});
         f.q_stride = qkvd, f.q_batch_stride = int64_t(T) * qkvd;
         f.kv_stride = qkvd, f.kv_batch_stride = int64_t(T) * qkvd;
         f.out_stride = qd, f.out_batch_stride = int64_t(T) * qd;
@@ -1031,104 +1197,121 @@ class CudaBackend : public Backend {
         f.causal = cfg_.causal, f.bf16 = dt_ == CudaDType::BF16;
         cuda_detail::flash_attention(f);
       }
-      ctx_in = ctx_.get();
-    } else {
-      ctx32_.ensure(size_t(M) * R * qd * 4, "attention output");
-      for (int m = 0; m < M; ++m) {
-        const float* base = qkv_.as<float>() + m * R * qkvd;
-        AttnArgs a{};
-        a.q = base, a.q_stride = qkvd;
-        float* out32 = ctx32_.as<float>() + m * R * qd;
-        a.out = out32, a.out_stride = qd;
-        a.tokens = T, a.n_head = cfg_.n_head, a.group = cfg_.n_head / cfg_.n_kv_head, a.hd = hd;
-        a.pitch = hd % 2 == 0 ? hd + 1 : hd;
-        a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-        a.causal = cfg_.causal;
-        if (kv) {
-          if (pos0 + T > kv->capacity) fail("kv cache", "sequence longer than the cache capacity");
-          float* kc = kv->k[slots[m]].as<float>();
-          float* vc = kv->v[slots[m]].as<float>();
-          kv_append_kernel<float><<<blocks_for(R * kvd, 256), 256>>>(base, kc, vc, B, T, pos0, kv->capacity, qkvd, qd, kvd);
-          CK_LAUNCH("kv_append_kernel");
-          a.k = kc, a.v = vc, a.kv_stride = kvd, a.kv_batch_stride = int64_t(kv->capacity) * kvd;
-          a.past = pos0;
-        } else {
-          a.k = base + qd, a.v = base + qd + kvd, a.kv_stride = qkvd, a.kv_batch_stride = int64_t(T) * qkvd;
-          a.past = 0;
-        }
-        a.keys = a.past + T;
-        if (T > kRowsPerBlock) {
-          attention_gemm(a, B, out32);
-          continue;
-        }
-        // Few queries (decoding): one fused kernel.
-        const size_t smem = (size_t(kKeyTile) * a.pitch + size_t(kKeyTile) * hd + size_t(kRowsPerBlock) * hd) * 4;
-        dim3 grid((T + kRowsPerBlock - 1) / kRowsPerBlock, cfg_.n_head, B);
-        if (smem > 48 * 1024)
-          CK(cudaFuncSetAttribute(attention_kernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-        attention_kernel<float><<<grid, kAttnWarps * 32, smem>>>(a);
-        CK_LAUNCH("attention_kernel");
-      }
-      // The attention output as the o-projection's input type.
-      ctx_in = gemm_input(ctx32_.as<float>(), int64_t(M) * R * qd, ctx_);
+      return;
     }
-    auto ctx_at = [&](int m) { return static_cast<const void*>(static_cast<const char*>(ctx_in) + m * R * qd * es); };
-
-    // Output projection accumulated onto the residual.
-    for (int m = 0; m < M; ++m)
-      if (out[m] != x.data()) CK(cudaMemcpyAsync(out[m], x.data(), sizeof(float) * R * d, cudaMemcpyDeviceToDevice, 0));
-    for (int m = 0; m < M; ++m) X[m] = ctx_at(m), W[m] = L(m).o_w, Y[m] = out[m];
-    gemm(R, d, qd, X, W, Y, 1.0f);
-    for (int m = 0; m < M; ++m) add_bias(out[m], L(m).o_b, R, d);
-
-    // MLP input: the second pre-norm, or (post-norm) LN1 of the attention residual in place.
-    if (pre) {
-      for (int m = 0; m < M; ++m) norm_to(out[m], atm(h_, m * R * d), R, L(m).ln2_w, L(m).ln2_b);
-      for (int m = 0; m < M; ++m) X[m] = at(h_, m * R * d);
-    } else {
-      a_in_.ensure(size_t(M) * R * d * es, "GEMM input (converted activations)");
-      for (int m = 0; m < M; ++m) {
-        norm_rows(out[m], out[m], R, L(m).ln1_w, L(m).ln1_b, cfg_.norm == NormKind::RMSNorm);
-        X[m] = es == 4 ? static_cast<const void*>(out[m]) : nullptr;
+    // float32 Q/K/V: the GEMM attention (prefill, shaped attention, inspection) or the fused
+    // decoding kernel, into float32 ctx32_, then converted for the o-projection.
+    ctx32_.ensure(size_t(M_) * R * qd * 4, "attention output");
+    if (inspector_) probs_host_.resize(size_t(M_) * cfg_.n_head * T * (pos0 + T));
+    for (int m = 0; m < M_; ++m) {
+      const float* base = static_cast<const float*>(dptr({Buf::Qkv, m}));
+      AttnArgs a{};
+      a.q = base, a.q_stride = qkvd;
+      float* out32 = ctx32_.as<float>() + m * R * qd;
+      a.out = out32, a.out_stride = qd;
+      a.tokens = T, a.n_head = cfg_.n_head, a.group = cfg_.n_head / cfg_.n_kv_head, a.hd = hd;
+      a.pitch = hd % 2 == 0 ? hd + 1 : hd;
+      a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      a.causal = cfg_.causal;
+      if (kv_) {
+        float* kc = kv_->k[app.slots[m]].as<float>();
+        float* vc = kv_->v[app.slots[m]].as<float>();
+        kv_append_kernel<float><<<blocks_for(R * kvd, 256), 256>>>(base, kc, vc, B, T, pos0, kv_->capacity, qkvd, qd, kvd);
+        CK_LAUNCH("kv_append_kernel");
+        a.k = kc, a.v = vc, a.kv_stride = kvd, a.kv_batch_stride = int64_t(kv_->capacity) * kvd;
+        a.past = pos0;
+      } else {
+        a.k = base + qd, a.v = base + qd + kvd, a.kv_stride = qkvd, a.kv_batch_stride = int64_t(T) * qkvd;
+        a.past = 0;
       }
-      if (es != 4)
-        for (int m = 0; m < M; ++m) {
-          dispatch(dt_, [&](auto tag) {
-            using T2 = decltype(tag);
-            convert_kernel<T2><<<blocks_for(R * d, 256), 256>>>(out[m], a_in_.as<T2>() + m * R * d, R * d);
-          });
-          CK_LAUNCH("convert_kernel");
-          X[m] = at(a_in_, m * R * d);
-        }
+      a.keys = a.past + T;
+      const LayerWeights& L = *layers[m];
+      const bool shaped = cfg_.shaped_attention;
+      if (T > kRowsPerBlock || shaped || inspector_) {
+        const float* alpha = shaped ? f32(L.attn_alpha) : nullptr;
+        const float* beta = shaped ? f32(L.attn_beta) : nullptr;
+        const float* gamma = shaped ? f32(L.attn_gamma) : nullptr;
+        float* probs = inspector_ ? probs_host_.data() + size_t(m) * cfg_.n_head * T * a.keys : nullptr;
+        attention_gemm(a, B, out32, alpha, beta, gamma, probs);
+        continue;
+      }
+      // Few queries (decoding): one fused kernel.
+      const size_t smem = (size_t(kKeyTile) * a.pitch + size_t(kKeyTile) * hd + size_t(kRowsPerBlock) * hd) * 4;
+      dim3 grid((T + kRowsPerBlock - 1) / kRowsPerBlock, cfg_.n_head, B);
+      if (smem > 48 * 1024)
+        CK(cudaFuncSetAttribute(attention_kernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+      attention_kernel<float><<<grid, kAttnWarps * 32, smem>>>(a);
+      CK_LAUNCH("attention_kernel");
     }
+    if (es != 4) {  // the attention output as the o-projection's input type
+      const int64_t n = int64_t(M_) * R * qd;
+      void* dst = dptr({Buf::Ctx, 0});
+      dispatch(dt_, [&](auto tag) {
+        using T2 = decltype(tag);
+        convert_kernel<T2><<<blocks_for(n, 256), 256>>>(ctx32_.as<float>(), static_cast<T2*>(dst), n);
+      });
+      CK_LAUNCH("convert_kernel");
+    }
+  }
 
-    // The up projection's output in the compute dtype (as in a bf16 / f16 framework run; halves
-    // the largest activation's traffic); float32 for f32 / tf32.
-    up_.ensure(size_t(M) * R * up_rows * es, "MLP up activations");
-    act_.ensure(size_t(M) * R * ff * es, "MLP activations");
+  void activate() override {
+    const int64_t rows = int64_t(M_) * x_->rows();
+    if (rows == 0) return;
+    const int ff = cfg_.d_ff;
     dispatch(dt_, [&](auto tag) {
       using T2 = decltype(tag);
-      T2* up = up_.as<T2>();
-      std::vector<const float*> bias(M);
-      for (int m = 0; m < M; ++m) W[m] = L(m).up_w, bias[m] = L(m).up_b;
-      project_in_dtype(R, up_rows, d, X, W, bias, up);
-      const int64_t rows = int64_t(M) * R;
-      if (cfg_.gated())
+      const T2* up = static_cast<const T2*>(dptr({Buf::Up, 0}));
+      T2* act = static_cast<T2*>(dptr({Buf::Mlp, 0}));
+      if (cfg_.gated()) {
         if (ff % 2 == 0)
-          swiglu2_kernel<T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act_.as<T2>(), rows, ff);
+          swiglu2_kernel<T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act, rows, ff);
         else
-          swiglu_kernel<T2, T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act_.as<T2>(), rows, ff);
-      else
-        act_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act_.as<T2>(), rows * ff,
-                                                               cfg_.act == Activation::GeluErf);
+          swiglu_kernel<T2, T2><<<int(std::min<int64_t>(rows, 1 << 20)), 256>>>(up, act, rows, ff);
+      } else {
+        act_kernel<T2, T2><<<blocks_for(rows * ff, 256), 256>>>(up, act, rows * ff, cfg_.act == Activation::GeluErf);
+      }
     });
     CK_LAUNCH("activation kernel");
+  }
 
-    for (int m = 0; m < M; ++m) X[m] = at(act_, m * R * ff), W[m] = L(m).down_w, Y[m] = out[m];
-    gemm(R, d, ff, X, W, Y, 1.0f);
-    for (int m = 0; m < M; ++m) add_bias(out[m], L(m).down_b, R, d);
-    if (!pre)
-      for (int m = 0; m < M; ++m) norm_rows(out[m], out[m], R, L(m).ln2_w, L(m).ln2_b, cfg_.norm == NormKind::RMSNorm);
+  void mean_of_members() override {
+    const size_t n = x_->count();
+    mean_kernel<<<blocks_for(n, 256), 256>>>(x_->data(), outs_.as<float>(), int64_t(n), M_);
+    CK_LAUNCH("mean_kernel");
+  }
+
+  // Copies batch element 0's view of each member to the host for the inspector (only when set).
+  void trace(const Application& app) override {
+    if (!inspector_) return;
+    const int T = x_->tokens, keys = x_->pos0 + T, qkvd = cfg_.qkv_dim(), ff = cfg_.d_ff, d = cfg_.d_model;
+    auto to_host = [&](Ref r, int cols, std::vector<float>& out) {
+      out.resize(size_t(T) * cols);
+      const int64_t n = int64_t(T) * cols;
+      if (is_f32(r.buf)) {
+        CK(cudaMemcpy(out.data(), dptr(r), n * 4, cudaMemcpyDeviceToHost));
+        return;
+      }
+      staging_.ensure(n * 4, "inspector staging");
+      dispatch(dt_, [&](auto tag) {
+        using T2 = decltype(tag);
+        widen_kernel<T2><<<blocks_for(n, 256), 256>>>(static_cast<const T2*>(dptr(r)), staging_.as<float>(), n);
+      });
+      CK_LAUNCH("widen_kernel");
+      CK(cudaMemcpy(out.data(), staging_.get(), n * 4, cudaMemcpyDeviceToHost));
+    };
+    for (int m = 0; m < M_; ++m) {
+      to_host({Buf::Qkv, m}, qkvd, trace_qkv_);
+      to_host({Buf::Mlp, m}, ff, trace_mlp_);
+      to_host({Buf::Out, m}, d, trace_out_);
+      LayerTrace t;
+      t.step = app.step, t.member = m, t.iteration = app.iteration, t.layer = app.layers[m];
+      t.tokens = T, t.keys = keys;
+      t.attn_probs = probs_host_.data() + size_t(m) * cfg_.n_head * T * keys;
+      t.qkv = trace_qkv_.data();
+      t.mlp_act = trace_mlp_.data();
+      t.output = trace_out_.data();
+      inspector_->on_layer(t);
+    }
   }
 
   const ModelConfig& cfg_;
@@ -1136,8 +1319,14 @@ class CudaBackend : public Backend {
   ModelWeights w_;
   cublasHandle_t blas_ = nullptr;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
-  std::vector<DevLayer> layers_;
-  DevBuf scores_, ctx32_;
+  DevBuf scores_, ctx32_, h2_, branch_;
+  // The application being run (run_step sets them; the layer operations read them).
+  CudaHidden* x_ = nullptr;
+  CudaKvCache* kv_ = nullptr;
+  int M_ = 1;
+  bool flash_ = false;
+  Inspector* inspector_ = nullptr;
+  std::vector<float> probs_host_, trace_qkv_, trace_mlp_, trace_out_;
   DevBuf staging_, ids_, h_, a_in_, qkv_, qkvh_, ctx_, up_, act_, outs_, logits_, pairs_, scores_out_, rope_cos_, rope_sin_, ptr_table_;
   int ptr_used_ = 0;
   bool force_gemm_attention_ = false;
@@ -1161,7 +1350,6 @@ bool cuda_available() {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype, int device) {
-  require_standard_block(model.config(), "CUDA");  // parallel / sas / sasp blocks: CPU only for now
   return std::make_unique<CudaBackend>(model, dtype, device);
 }
 
