@@ -11,8 +11,8 @@
 # two of the three golden folders per call. To build exactly the committed tree (not others'
 # uncommitted work in the checkout), carry `git archive HEAD` as .device/src.tar and build there:
 #   mkdir -p /tmp/w && tar -C /tmp/w -xf .device/src.tar && ln -sfn $PWD/.device /tmp/w/.device && cd /tmp/w
-# Only the CUDA test and benchmark targets are built (the explainer server's cpp-httplib is
-# stubbed for configuration only). Usage, from the repo root: bash bench/cuda/device_build.sh [BUILD_DIR]
+# Only the CUDA test and benchmark targets (and what EXTRA_TARGETS names) are built; the
+# explainer server is configured out (-DLAYERLAB_SERVER=OFF: that machine has no cpp-httplib). Usage, from the repo root: bash bench/cuda/device_build.sh [BUILD_DIR]
 set -e
 B=${1:-build-gpu}
 S=$PWD/.device/sysroot
@@ -24,8 +24,6 @@ mkdir -p "$S/pc"
 sed "s#/usr#$S/usr#g" "$A/openblas-openmp/pkgconfig/openblas.pc" > "$S/pc/openblas.pc"
 sed "s#^prefix=/usr#prefix=$S/usr#" "$A/pkgconfig/sentencepiece.pc" > "$S/pc/sentencepiece.pc"
 sed "s#^prefix = /usr#prefix = $S/usr#" "$A/pkgconfig/icu-uc.pc" > "$S/pc/icu-uc.pc"
-cp .device/httplib.h "$S/usr/include/httplib.h"  # header-only use, no TLS/zlib/brotli
-printf 'Name: cpp-httplib\nDescription: stub (server not built here)\nVersion: 0.11.4\nCflags:\nLibs:\n' > "$S/pc/cpp-httplib.pc"
 export PKG_CONFIG_PATH=$S/pc PKG_CONFIG_LIBDIR=$S/pc
 if ! command -v pkg-config >/dev/null; then
   mkdir -p "$S/bin"
@@ -35,7 +33,7 @@ if ! command -v pkg-config >/dev/null; then
 fi
 export LD_LIBRARY_PATH=$A/openblas-openmp:$A:$LD_LIBRARY_PATH
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$S/usr" -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DLAYERLAB_SHARED_DIR="$PWD/.device/shared" -DLAYERLAB_CUDA=ON >"$B.configure.log" 2>&1 || { tail -40 "$B.configure.log"; exit 1; }
+  -DLAYERLAB_SHARED_DIR="$PWD/.device/shared" -DLAYERLAB_CUDA=ON -DLAYERLAB_SERVER=OFF >"$B.configure.log" 2>&1 || { tail -40 "$B.configure.log"; exit 1; }
 T="--target test_cuda_backend bench_cuda ${EXTRA_TARGETS:-}"
 cmake --build "$B" -j16 $T 2>&1 | grep -E "error|FAILED" -A3 | head -60
 cmake --build "$B" -j16 $T >/dev/null

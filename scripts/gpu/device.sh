@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 W=/tmp/layerlab-gpu-src
 rm -rf "$W" && mkdir -p "$W" && tar -C "$W" -xf .device/src.tar && ln -sfn "$PWD/.device" "$W/.device"
 cd "$W"
-EXTRA_TARGETS="test_cuda_train test_cuda_blocks ${EXTRA_TARGETS:-}" OUT=$OUT TEST_TIMEOUT=${TEST_TIMEOUT:-300} \
+EXTRA_TARGETS="test_cuda_train test_cuda_blocks layerlab-cli ${EXTRA_TARGETS:-}" OUT=$OUT TEST_TIMEOUT=${TEST_TIMEOUT:-300} \
   bash bench/cuda/device_run.sh "$mode" "$filter"
 rc=$?
 if [ "$mode" = tests ] || [ "$mode" = testbench ] || [ "$mode" = all ] || [ "$mode" = dev ]; then
@@ -28,5 +28,13 @@ if [ "$mode" = tests ] || [ "$mode" = testbench ] || [ "$mode" = all ] || [ "$mo
     grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|Expected|Which is|rel|error" "$log" | head -40
     tail -3 "$log"
   done
+fi
+# The CLI on the GPU (built without the explainer server): a forward pass, an eval, serve's message.
+if [ -x build-gpu/app/layerlab ]; then
+  g=.device/shared/golden/gpt2-tiny
+  echo "# CLI smoke test"
+  build-gpu/app/layerlab forward --model $g --ids 1,2,3,4 --device cuda --dtype bf16 --plan 0,[1,2],3-5 2>&1 | tail -3
+  build-gpu/app/layerlab eval --model $g --task hellaswag --data tests/eval/data/hellaswag.jsonl --device cuda 2>&1 | tail -3
+  build-gpu/app/layerlab serve --model $g 2>&1 | tail -1
 fi
 exit $rc
