@@ -5,8 +5,9 @@
 namespace layerlab::cli {
 
 int cmd_serve(const Argv&) {
-  fail("serve", "this build has no explainer server (configured with -DLAYERLAB_SERVER=OFF); install cpp-httplib "
-                "(bash scripts/deps.sh) and rebuild with -DLAYERLAB_SERVER=ON");
+  throw Error(
+      "this build has no explainer server (configured with -DLAYERLAB_SERVER=OFF); install cpp-httplib "
+      "(bash scripts/deps.sh) and rebuild with -DLAYERLAB_SERVER=ON");
 }
 
 }  // namespace layerlab::cli
