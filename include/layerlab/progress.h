@@ -1,6 +1,7 @@
 #pragma once
-// A progress bar with rate and ETA on stderr, redrawn at most 10 times a second; silent when
-// stderr is not a terminal except for a final summary line.
+// A progress bar with rate and ETA on stderr, redrawn at most 10 times a second. When stderr is
+// not a terminal (nohup, SLURM, CI logs) it prints one line every 30 s instead (the interval
+// from LAYERLAB_PROGRESS_SECONDS, 0 for none), then a final summary line.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -20,6 +21,7 @@ class Progress {
   std::string label_, unit_;
   int64_t total_, done_ = 0;
   bool tty_, finished_ = false;
+  double log_interval_s_ = 30;  // off a terminal
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

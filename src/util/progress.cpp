@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace layerlab {
 
@@ -21,7 +22,13 @@ std::string format_seconds(double s) {
 
 Progress::Progress(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(::isatty(2)),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+      start_(std::chrono::steady_clock::now()), last_draw_(start_) {
+  if (const char* e = std::getenv("LAYERLAB_PROGRESS_SECONDS")) {
+    char* end = nullptr;
+    const double v = std::strtod(e, &end);
+    if (end != e && *end == '\0' && v >= 0) log_interval_s_ = v;  // otherwise the default
+  }
+}
 
 Progress::~Progress() { finish(); }
 
@@ -33,6 +40,10 @@ void Progress::set(int64_t done) {
   if (tty_ && (now - last_draw_ > std::chrono::milliseconds(100) || done_ >= total_)) {
     last_draw_ = now;
     draw(false);
+  } else if (!tty_ && log_interval_s_ > 0 && std::chrono::duration<double>(now - last_draw_).count() >= log_interval_s_ &&
+             done_ < total_) {
+    last_draw_ = now;
+    draw(false);  // one whole line, so a log shows the run is alive and when it will end
   }
 }
 
@@ -50,10 +61,10 @@ void Progress::draw(bool final) {
   std::string bar(int(frac * width), '#');
   bar.resize(width, '.');
   const std::string eta = rate > 0 && total_ > done_ ? format_seconds((total_ - done_) / rate) : "-";
-  if (!tty_ && !final) return;
   std::fprintf(stderr, "%s%s [%s] %lld/%lld %s, %.1f %s/s, %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
                static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str(), rate, unit_.c_str(),
-               final ? "elapsed" : "ETA", final ? format_seconds(elapsed).c_str() : eta.c_str(), final ? "\n" : "");
+               final ? "elapsed" : "ETA", final ? format_seconds(elapsed).c_str() : eta.c_str(),
+               final || !tty_ ? "\n" : "");
   std::fflush(stderr);
 }
 
