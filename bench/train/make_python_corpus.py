@@ -19,6 +19,7 @@ a = ap.parse_args()
 held_out = {json.loads(l)["path"] for l in open(a.val) if l.strip()}
 paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(a.root) for f in fs if f.endswith(".py"))
 total = files = 0
+os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
 with open(a.out, "w") as out:
     for p in paths:
         if p in held_out or "/test" in p:  # tests are huge and repetitive

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <random>
 #include <sstream>
@@ -51,9 +52,14 @@ Row row_from_json(const nlohmann::json& j) {
   return r;
 }
 
+// The run folder with its parents (`--out runs/sasp` in a fresh checkout), as mkdir -p.
 void make_dir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && !is_directory(dir)) fail(dir, "cannot create directory");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!is_directory(dir)) fail(dir, "cannot create the run directory" + (ec ? ": " + ec.message() : std::string()));
 }
+
+TrainSummary train_into(const TrainOptions& o);
 
 nlohmann::json optim_json(const OptimConfig& c) {
   return {{"lr", c.lr},       {"min_lr_ratio", c.min_lr_ratio}, {"warmup", c.warmup},
@@ -260,7 +266,24 @@ Checkpoint load_checkpoint(const std::string& out, Transformer<float>& m, AdamW&
 
 }  // namespace
 
+
+// A run that fails before it writes anything (bad data, bad tokenizer) leaves no empty run
+// folder behind; one with logs or a checkpoint keeps them, for a resume.
 TrainSummary run_training(const TrainOptions& o) {
+  const bool fresh = !o.out.empty() && !std::filesystem::exists(o.out);
+  try {
+    return train_into(o);
+  } catch (...) {
+    std::error_code ec;
+    if (fresh && std::filesystem::is_directory(o.out, ec) && std::filesystem::is_empty(o.out, ec))
+      std::filesystem::remove(o.out, ec);
+    throw;
+  }
+}
+
+namespace {
+
+TrainSummary train_into(const TrainOptions& o) {
   if (o.out.empty()) fail("--out", "missing run directory");
   if (o.steps <= 0) fail("--steps", "must be positive");
   if (o.batch <= 0) fail("--batch", "must be positive");
@@ -389,5 +412,7 @@ TrainSummary run_training(const TrainOptions& o) {
   write_file_atomic(o.out + "/summary.json", sj.dump(2) + "\n");
   return s;
 }
+
+}  // namespace
 
 }  // namespace layerlab::train

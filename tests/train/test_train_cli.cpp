@@ -197,4 +197,17 @@ TEST_F(TrainCli, ClearErrors) {
   EXPECT_NE(r.output.find("'optim' differs"), std::string::npos) << r.output;
 }
 
+// Regression: `--out runs/sasp` failed when runs/ did not exist, and a run that failed (here:
+// a missing data file) left an empty run folder behind.
+TEST_F(TrainCli, RunFolderWithParentsAndNoEmptyFolderAfterAFailure) {
+  const fs::path nested = dir_ / "runs" / "deeper" / "sasp";
+  Result r = run(common("sasp") + " --out " + nested.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(nested / "summary.json"));
+  const fs::path failed = dir_ / "runs" / "failed";
+  r = run("--data /nonexistent.jsonl --tokenizer " + kTok + " --out " + failed.string());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_FALSE(fs::exists(failed)) << "a failed run left " << failed;
+}
+
 }  // namespace
