@@ -8,8 +8,8 @@
 #include "commands.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "layerlab/plot_svg.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/plot.h"
+#include "layerlab/sweep.h"
 #include "util/json_depth.h"
 
 namespace layerlab::cli {

@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "layerlab/server.h"
+#include "server/server.h"
 
 namespace layerlab::cli {
 

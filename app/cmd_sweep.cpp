@@ -12,7 +12,7 @@
 #include "commands.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/sweep.h"
 #include "layerlab/tokenizer.h"
 #include "model_args.h"
 #include "task_args.h"

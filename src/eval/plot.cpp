@@ -8,9 +8,9 @@
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "layerlab/plot_svg.h"
+#include "layerlab/plot.h"
 #include "layerlab/similarity.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/sweep.h"
 #include "util/svg.h"
 
 namespace layerlab {

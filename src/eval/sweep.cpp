@@ -10,7 +10,7 @@
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "layerlab/progress.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/sweep.h"
 #include "util/json_depth.h"
 
 namespace layerlab {

@@ -8,7 +8,7 @@
 #include <tuple>
 
 #include "layerlab/error.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/sweep.h"
 
 namespace layerlab {
 

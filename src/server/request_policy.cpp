@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <httplib.h>
 
-#include "layerlab/server.h"
+#include "server/server.h"
 #include "request_fields.h"
 
 namespace layerlab::server {

@@ -2,7 +2,7 @@
 // static web page, and the request policy (request_policy.h) and connection limits
 // (http_server.h) in front of them. Every model use runs on the session's model thread; every
 // bad input is a JSON error.
-#include "layerlab/server.h"
+#include "server/server.h"
 
 #include <arpa/inet.h>
 

@@ -19,7 +19,7 @@
 #include "layerlab/model.h"
 #include "layerlab/plan.h"
 #include "layerlab/runner.h"
-#include "layerlab/server.h"
+#include "server/server.h"
 
 namespace layerlab {
 class Tokenizer;

@@ -20,8 +20,8 @@
 #include "eval_fixtures.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
-#include "layerlab/plot_svg.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/plot.h"
+#include "layerlab/sweep.h"
 
 extern char** environ;
 

@@ -10,7 +10,7 @@
 #include "cli_run.h"
 #include "eval_fixtures.h"
 #include "layerlab/fs.h"
-#include "layerlab/sweep_runner.h"
+#include "layerlab/sweep.h"
 
 using namespace layerlab;
 using namespace layerlab::testing;

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "golden.h"
-#include "layerlab/server.h"
+#include "server/server.h"
 
 namespace layerlab::testing {
 
