@@ -3,7 +3,7 @@
 // type a prompt and see its tokens, hover a token and a cell of an attention map, move the
 // temperature slider and see the probabilities change, sample, apply plans and see the
 // comparison, stream a generation, and time a 112-token forward with the browser's own headers
-// (under 2 s; no brotli). Screenshots go to --out. Exit 77 = skipped (no chromium,
+// (no brotli; under 1 s over the model's own time). Screenshots go to --out. Exit 77 = skipped (no chromium,
 // no node_modules or no built page), so ctest reports a skip with the reason.
 //
 // node e2e_explainer.mjs --cli build/app/layerlab --model ../shared/models/gpt2-code-24l \
@@ -219,7 +219,13 @@ async function main() {
                 `${body112.length} bytes`);
     check(/br/.test(sent['accept-encoding'] ?? ''), `the browser offered brotli (${sent['accept-encoding']})`);
     check(res.headers()['content-encoding'] !== 'br', 'the server did not answer with brotli');
-    check(timing > 0 && timing < 2000, `a 112-token forward takes under 2 s in the page (${timing.toFixed(0)} ms)`);
+    // What the page adds to the model's own time (transfer, encoding, parsing) must stay small:
+    // brotli added 8-60 s. The model's time itself depends on how busy this shared machine is
+    // (1.7 s quiet, 2.6 s with a parallel build), so the bound is on the overhead; the absolute
+    // time is printed above and the quiet-machine figure is in docs/EXPLAINER.md.
+    const overhead = timing - JSON.parse(body112).elapsed_ms;
+    check(timing > 0 && overhead < 1000,
+          `a 112-token forward adds under 1 s to the model's time in the page (${timing.toFixed(0)} ms, ${overhead.toFixed(0)} ms over the model)`);
 
     check(pageErrors.length === 0, `no page errors (${pageErrors.join(' | ')})`);
     console.log(`screenshots in ${outDir}`);
