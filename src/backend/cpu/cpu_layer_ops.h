@@ -34,6 +34,10 @@ class CpuLayerOps final : public LayerOps {
   void mean_of_members() override;
   void trace(const Application& app) override;
 
+  // Member m's rows of a buffer (sized for the current input and members on first use): the
+  // op-level tests (tests/backend/test_layer_ops.cpp) fill inputs and read outputs through it.
+  float* data(Ref r) { return ptr(r); }
+
   // Row-wise helpers the backend's embedding and final norm share.
   void norm_rows(const float* x, float* y, int64_t rows, const Param& w, const Param& b) const;
   void activate_rows(float* x, size_t count) const;
