@@ -18,6 +18,16 @@ std::vector<LinearCall> per_member(int M, auto make) {
 
 }  // namespace
 
+int buf_width(const ModelConfig& cfg, Buf b) {
+  switch (b) {
+    case Buf::Qkv: return cfg.qkv_dim();
+    case Buf::Ctx: return cfg.q_dim();
+    case Buf::Up: return cfg.up_rows();
+    case Buf::Mlp: return cfg.d_ff;
+    default: return cfg.d_model;
+  }
+}
+
 void block_forward(LayerOps& ops, const ModelConfig& cfg, const std::vector<const LayerWeights*>& Ls,
                    const Application& app) {
   const int M = static_cast<int>(Ls.size());

@@ -16,6 +16,9 @@ namespace layerlab {
 //   Up [R, up_rows] first MLP product   Mlp [R, d_ff] after the activation (aliases Up ungated)
 enum class Buf { X, Out, AttnIn, Qkv, Ctx, MlpIn, Up, Mlp };
 
+// Columns of a buffer's rows (the table above), the same for every backend.
+int buf_width(const ModelConfig& cfg, Buf b);
+
 struct Ref {
   Buf buf = Buf::X;
   int member = 0;

@@ -18,19 +18,25 @@ TargetScore log_softmax_at(const float* row, int vocab, int32_t target) {
   return {static_cast<float>(row[target] - mx - std::log(sum)), (best - row) == target};
 }
 
-std::vector<TargetScore> Backend::target_scores(const Hidden& normed, const std::vector<int64_t>& rows,
-                                                const std::vector<int32_t>& targets) {
-  if (rows.size() != targets.size()) fail("target_scores", "one target per row expected");
-  std::vector<TargetScore> out(rows.size());
-  const int vocab = config().vocab;
+std::vector<size_t> target_order(const Hidden& normed, const std::vector<int64_t>& rows,
+                                 const std::vector<int32_t>& targets, int vocab, const std::string& where) {
+  if (rows.size() != targets.size()) fail(where, "one target per row expected");
   std::vector<size_t> order;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (targets[i] < 0) continue;
-    if (rows[i] < 0 || rows[i] >= normed.rows()) fail("target_scores", "row outside the hidden states");
-    if (targets[i] >= vocab) fail("target_scores", "target outside the vocabulary");
+    if (rows[i] < 0 || rows[i] >= normed.rows()) fail(where, "row outside the hidden states");
+    if (targets[i] >= vocab) fail(where, "target outside the vocabulary");
     order.push_back(i);
   }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] < rows[b]; });
+  return order;
+}
+
+std::vector<TargetScore> Backend::target_scores(const Hidden& normed, const std::vector<int64_t>& rows,
+                                                const std::vector<int32_t>& targets) {
+  const int vocab = config().vocab;
+  const std::vector<size_t> order = target_order(normed, rows, targets, vocab, "target_scores");
+  std::vector<TargetScore> out(rows.size());
   // Runs of consecutive (or repeated) rows, at most ~64 MB of logits each.
   const int64_t max_run = std::max<int64_t>(1, (64ll << 20) / (int64_t(vocab) * 4));
   std::vector<float>& buf = readout_buffer_;

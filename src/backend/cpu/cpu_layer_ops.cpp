@@ -27,16 +27,6 @@ float* CpuLayerOps::slot(Slot s, size_t count) {
   return b.data();
 }
 
-int CpuLayerOps::width(Buf b) const {
-  switch (b) {
-    case Buf::Qkv: return cfg_.qkv_dim();
-    case Buf::Ctx: return cfg_.q_dim();
-    case Buf::Up: return cfg_.up_rows();
-    case Buf::Mlp: return cfg_.gated() ? cfg_.d_ff : cfg_.up_rows();
-    default: return cfg_.d_model;
-  }
-}
-
 float* CpuLayerOps::ptr(Ref r) {
   const int64_t R = int64_t(batch_) * tokens_;
   const size_t per = size_t(R) * width(r.buf);

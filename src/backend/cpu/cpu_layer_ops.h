@@ -48,7 +48,7 @@ class CpuLayerOps final : public LayerOps {
   // pass of a GPT-2-124M-shaped model). Contents are not cleared: every user writes first.
   enum Slot { kAttnIn, kQkv, kCtx, kMlpIn, kUp, kMlp, kProbs, kBranch, kMembers, kSlots };
   float* slot(Slot s, size_t count);
-  int width(Buf b) const;
+  int width(Buf b) const { return buf_width(cfg_, b); }
   float* ptr(Ref r);
 
   const ModelConfig& cfg_;

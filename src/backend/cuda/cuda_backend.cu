@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "backend/readout.h"
 #include "layerlab/plan.h"
 
 namespace layerlab::cuda_impl {
@@ -91,16 +92,8 @@ void CudaBackend::logits(const Hidden& normed, int64_t row_begin, int64_t count,
 std::vector<TargetScore> CudaBackend::target_scores(const Hidden& normed, const std::vector<int64_t>& rows,
                                        const std::vector<int32_t>& targets) {
   const CudaHidden& x = as_cuda(normed);
-  if (rows.size() != targets.size()) fail("cuda backend", "target_scores: one target per row expected");
+  const std::vector<size_t> order = target_order(x, rows, targets, cfg_.vocab, "cuda backend: target_scores");
   std::vector<TargetScore> out(rows.size());
-  std::vector<size_t> order;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (targets[i] < 0) continue;
-    if (rows[i] < 0 || rows[i] >= x.rows()) fail("cuda backend", "target_scores: row outside the hidden states");
-    if (targets[i] >= cfg_.vocab) fail("cuda backend", "target_scores: target outside the vocabulary");
-    order.push_back(i);
-  }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] < rows[b]; });
   const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 28) / (int64_t(cfg_.vocab) * 4));
   std::vector<int32_t> rel, tgt;
   std::vector<float> lp;

@@ -172,7 +172,7 @@ class CudaBackend : public Backend, public LayerOps {
 
   void begin(int members) override;
 
-  int width(Buf b) const;
+  int width(Buf b) const { return buf_width(cfg_, b); }
   bool is_f32(Buf b) const;
   // Member m's rows of a buffer (allocated on first use at this size).
   void* dptr(Ref r);

@@ -25,16 +25,6 @@ void CudaBackend::begin(int members) {
 }
 
 
-int CudaBackend::width(Buf b) const {
-  switch (b) {
-    case Buf::Qkv: return cfg_.qkv_dim();
-    case Buf::Ctx: return cfg_.q_dim();
-    case Buf::Up: return cfg_.up_rows();
-    case Buf::Mlp: return cfg_.d_ff;
-    default: return cfg_.d_model;
-  }
-}
-
 bool CudaBackend::is_f32(Buf b) const {
   if (b == Buf::X || b == Buf::Out) return true;
   if (b == Buf::Qkv) return !flash_;
