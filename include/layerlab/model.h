@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "layerlab/large_buffer.h"
+#include "layerlab/weight_type.h"
 
 namespace layerlab {
 
@@ -70,12 +71,25 @@ struct ModelConfig {
 };
 
 // A weight matrix [rows, cols] (PyTorch Linear layout: out x in) or vector [cols] (rows = 1).
+// `raw` holds rows * row_bytes(type, cols) bytes in `type`; `data` is the same memory as
+// floats when type is F32 and null otherwise (read other types through dequantize_rows).
+// Vectors (norms, biases, gains) are always F32.
 struct Param {
   const float* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
-  explicit operator bool() const { return data != nullptr; }
+  const void* raw = nullptr;
+  WeightType type = WeightType::F32;
+  Param() = default;
+  Param(const float* d, int64_t r, int64_t c) : data(d), rows(r), cols(c), raw(d) {}
+  explicit operator bool() const { return raw != nullptr; }
+  bool is_f32() const { return type == WeightType::F32; }
+  int64_t bytes_per_row() const { return row_bytes(type, cols); }
+  const uint8_t* row_ptr(int64_t r) const { return static_cast<const uint8_t*>(raw) + r * bytes_per_row(); }
 };
+
+// out[n * cols] = rows [r0, r0 + n) of p as float32, whatever its type.
+void dequantize_rows(const Param& p, int64_t r0, int64_t n, float* out);
 
 // Weights of one layer in the uniform layout. Optional parts are empty Params.
 //   qkv_w [q_dim + 2*kv_dim, d]: query rows, then key rows, then value rows.
@@ -121,10 +135,13 @@ class Model {
   const std::string& dir() const { return dir_; }
   const std::vector<CheckpointFile>& files() const { return files_; }
   int64_t parameter_count() const { return parameter_count_; }
+  int64_t resident_bytes() const { return resident_bytes_; }  // weights held in memory
 
   // Internal: uninitialised storage for a [rows, cols] weight that the loader fills through
   // the returned pointer; `out` describes it.
   float* allocate(int64_t rows, int64_t cols, Param& out);
+  // The same for a weight stored in `type` (rows * row_bytes(type, cols) bytes).
+  void* allocate_raw(WeightType type, int64_t rows, int64_t cols, Param& out);
 
  private:
   friend std::unique_ptr<Model> load_model(const std::string& dir);
@@ -133,6 +150,7 @@ class Model {
   std::string dir_;
   std::vector<CheckpointFile> files_;
   int64_t parameter_count_ = 0;
+  int64_t resident_bytes_ = 0;
   std::vector<FloatArray> arrays_;
 };
 

@@ -13,6 +13,20 @@ namespace layerlab {
 float* Model::allocate(int64_t rows, int64_t cols, Param& out) {
   arrays_.emplace_back(static_cast<size_t>(rows * cols));
   out = Param{arrays_.back().data(), rows, cols};
+  resident_bytes_ += rows * cols * 4;
+  return arrays_.back().data();
+}
+
+void* Model::allocate_raw(WeightType type, int64_t rows, int64_t cols, Param& out) {
+  if (type == WeightType::F32) return allocate(rows, cols, out);
+  const int64_t bytes = rows * row_bytes(type, cols);
+  arrays_.emplace_back(static_cast<size_t>((bytes + 3) / 4));
+  out = Param{};
+  out.raw = arrays_.back().data();
+  out.type = type;
+  out.rows = rows;
+  out.cols = cols;
+  resident_bytes_ += bytes;
   return arrays_.back().data();
 }
 
