@@ -50,7 +50,7 @@ int cmd_serve(const Argv& argv) {
   bool quiet = false;
   std::string web;
   add_model_option(a, ma);
-  add_device_options(a, ma, /*with_dtype=*/false);
+  add_device_options(a, ma);
   add_threads_option(a, ma.threads);
   a.integer("--port", port_arg, "TCP port; 0 picks a free one", 0, 65535);
   a.text("--host", o.host, "ADDRESS", "address to listen on; other than loopback needs --allow-remote");
@@ -63,6 +63,7 @@ int cmd_serve(const Argv& argv) {
   if (!a.parse(argv)) return 0;
   o.model_dir = ma.model;
   o.device = ma.device;
+  o.dtype = ma.dtype;
   o.port = port_arg;
   o.log_requests = !quiet;
   o.web_dir = a.given("--web") ? web : default_web_dir();

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "layerlab/backend_factory.h"
 #include "layerlab/cuda_backend.h"
 #include "layerlab/error.h"
 
@@ -52,11 +53,10 @@ void apply_threads(int threads) {
 LoadedModel open_model(const ModelArgs& a) {
   LoadedModel m;
   apply_threads(a.threads);
-  const int gpu = parse_device(a.device);
-  if (gpu < 0 && a.dtype != "f32") fail("--dtype", "the cpu device computes in f32 only");
-  const CudaDType cuda_dtype = parse_cuda_dtype(a.dtype);
+  const BackendSpec spec{a.device, a.dtype};
+  check_backend_spec(spec);  // before the (possibly long) load
   m.model = load_model(a.model);
-  m.backend = gpu < 0 ? make_cpu_backend(*m.model) : make_cuda_backend(*m.model, cuda_dtype, gpu);
+  m.backend = make_backend(*m.model, spec);
   return m;
 }
 

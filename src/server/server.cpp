@@ -195,7 +195,7 @@ ExplainerServer::ExplainerServer(const ServerOptions& options) : impl_(std::make
   if (options.port < 0 || options.port > 65535) fail("--port", std::to_string(options.port) + " is not a port");
   if (!options.web_dir.empty() && !file_exists(options.web_dir + "/index.html"))
     fail("--web", options.web_dir + " has no index.html (build the page with: bash web/build.sh)");
-  impl_->session = std::make_unique<server::ModelSession>(options.model_dir, options.device, options.limits);
+  impl_->session = std::make_unique<server::ModelSession>(options.model_dir, BackendSpec{options.device, options.dtype}, options.limits);
   impl_->routes();
 }
 

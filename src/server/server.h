@@ -27,7 +27,8 @@ struct ServerOptions {
   int port = 8080;                 // 0 = any free port (tests)
   bool allow_remote = false;       // needed for any host other than loopback
   std::string web_dir;             // the built page (web/dist); empty = API only
-  std::string device = "cpu";
+  std::string device = "cpu";  // cpu, cuda or cuda:N
+  std::string dtype = "f32";   // f32 on cpu; f32, tf32, bf16 or f16 on cuda
   bool log_requests = true;        // one line per request on stderr
   ServerLimits limits;
 };

@@ -3,17 +3,18 @@
 #include <algorithm>
 
 #include "http_error.h"
+#include "layerlab/backend_factory.h"
 #include "layerlab/error.h"
 #include "layerlab/tokenizer.h"
 #include "request_fields.h"
 
 namespace layerlab::server {
 
-ModelSession::ModelSession(const std::string& model_dir, const std::string& device, const ServerLimits& limits)
+ModelSession::ModelSession(const std::string& model_dir, const BackendSpec& backend, const ServerLimits& limits)
     : limits_(limits) {
+  check_backend_spec(backend);
   model_ = load_model(model_dir);
-  if (device != "cpu") fail("--device", "unknown device '" + device + "' (the explainer supports: cpu)");
-  backend_ = make_cpu_backend(*model_);
+  backend_ = make_backend(*model_, backend);
   runner_ = std::make_unique<Runner>(*model_, *backend_);
   if (limits_.max_plan_applications <= 0) limits_.max_plan_applications = 8 * config().n_layer;
   // A model folder without tokenizer files still serves requests given as token ids.

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layerlab/backend.h"
+#include "layerlab/backend_factory.h"
 #include "layerlab/model.h"
 #include "layerlab/plan.h"
 #include "layerlab/runner.h"
@@ -31,7 +32,7 @@ using nlohmann::json;
 
 class ModelSession {
  public:
-  ModelSession(const std::string& model_dir, const std::string& device, const ServerLimits& limits);
+  ModelSession(const std::string& model_dir, const BackendSpec& backend, const ServerLimits& limits);
   ~ModelSession();
 
   const Model& model() const { return *model_; }
