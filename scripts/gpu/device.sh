@@ -29,6 +29,20 @@ if [ "$mode" = tests ] || [ "$mode" = testbench ] || [ "$mode" = all ] || [ "$mo
     tail -3 "$log"
   done
 fi
+# study: the Painters 7B grid projection and the HF loop (bench/study/run.py); needs the task
+# files and the Llama 2 tokenizer in .device/shared (STUDY=1 bash scripts/gpu/make_sysroot.sh).
+if [ "$mode" = study ]; then
+  source build-gpu/env.sh
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu,clocks_throttle_reasons.active \
+    --format=csv,noheader,nounits -lms 200 > "$OUT/clocks.csv" 2>/dev/null &
+  smi=$!
+  PYTHONUNBUFFERED=1 timeout "${STUDY_TIMEOUT:-480}" python3 bench/study/run.py --layerlab build-gpu/app/layerlab \
+    --data-dir .device/shared/data --tokenizer .device/shared/tokenizers/llama2/tokenizer.model ${STUDY_ARGS:-} \
+    2>&1 | tee "$OUT/study.log"
+  kill $smi 2>/dev/null
+  python3 bench/cuda/clocks_summary.py "$OUT/clocks.csv" "$OUT/study.log" 2>&1 | tail -12
+  exit 0
+fi
 # The CLI on the GPU (built without the explainer server): a forward pass, an eval, serve's message.
 if [ -x build-gpu/app/layerlab ]; then
   g=.device/shared/golden/gpt2-tiny
