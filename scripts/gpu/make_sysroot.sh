@@ -40,7 +40,8 @@ for g in ${GOLDEN:-gpt2-tiny llama-tiny}; do cp -r "../shared/golden/$g" "$D/sha
 cp ../shared/golden/tokenizer_golden.json "$D/shared/golden/" 2>/dev/null || true
 # STUDY=1: the task files and the Llama 2 tokenizer for bench/study/run.py (about 15 MB).
 if [ -n "${STUDY:-}" ]; then
-  for t in arc_easy arc_challenge hellaswag winogrande lambada_openai; do cp -r "../shared/data/$t" "$D/shared/data/" 2>/dev/null || { mkdir -p "$D/shared/data"; cp -r "../shared/data/$t" "$D/shared/data/"; }; done
+  mkdir -p "$D/shared/data"
+  for t in arc_easy arc_challenge hellaswag winogrande lambada_openai; do cp -r "../shared/data/$t" "$D/shared/data/"; done
   mkdir -p "$D/shared/tokenizers" && cp -r ../shared/tokenizers/llama2 "$D/shared/tokenizers/"
 fi
 du -sh "$D" "$D"/*
