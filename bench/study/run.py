@@ -237,6 +237,7 @@ def main():
     params = sum(p.numel() for p in model.parameters())
     print("| task | items | tokens | HF s | layerlab s | layerlab / HF speed | layerlab tok/s | MFU | HF acc | layerlab acc |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    hf_score(args, model, enc, tasks[0], lines(os.path.join(args.data_dir, TASK_FILES[tasks[0]]), 4))  # warm-up
     for t in tasks:
         docs = lines(os.path.join(args.data_dir, TASK_FILES[t]), args.limit)
         t0 = time.time()
