@@ -26,8 +26,8 @@ int cmd_info(const Argv& argv) {
   std::printf("norm          %s, eps %g, %s\n", c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm", c.norm_eps,
               c.post_norm ? "post-norm" : "pre-norm");
   std::printf("attention     %s\n", c.causal ? "causal" : "bidirectional");
-  if (!c.standard_block() || c.block == "preln")
-    std::printf("block         %s%s (docs/TRAINING.md)\n", c.block.c_str(), c.block_norms ? "" : ", no norms");
+  if (c.block != BlockKind::Standard)
+    std::printf("block         %s%s (docs/TRAINING.md)\n", block_kind_name(c.block), c.block_norms ? "" : ", no norms");
   std::printf("head          %s\n", c.tied_head ? "tied to embeddings" : "separate");
   std::printf("parameters    %lld (%.2fM)\n", static_cast<long long>(model->parameter_count()),
               model->parameter_count() / 1e6);

@@ -100,7 +100,7 @@ int cmd_train(const Argv& argv) {
   for (const char* f : {"--data", "--tokenizer", "--out"})
     if (!a.given(f)) fail(f, "required option is missing");
 
-  s.block = train::parse_block(blocks);
+  s.block = parse_trained_block(blocks, "--blocks");
   if (norm != "ln" && norm != "none") fail("--norm", "expected ln or none, got '" + norm + "'");
   s.norm = norm == "ln";
   s.beta_ff_init = static_cast<float>(beta_ff);

@@ -20,15 +20,14 @@ namespace layerlab::testing {
 
 // The four block types and their norm-free variants, as (block, norm).
 struct BlockCase {
-  train::BlockType block;
+  BlockKind block;
   bool norm;
-  std::string name() const { return std::string(train::block_name(block)) + (norm ? "" : "_nonorm"); }
+  std::string name() const { return std::string(block_kind_name(block)) + (norm ? "" : "_nonorm"); }
 };
 inline void PrintTo(const BlockCase& c, std::ostream* os) { *os << c.name(); }  // gtest
 inline std::vector<BlockCase> all_block_cases() {
-  using train::BlockType;
-  return {{BlockType::PreLN, true},  {BlockType::Parallel, true}, {BlockType::SAS, true},
-          {BlockType::SASP, true},   {BlockType::SAS, false},     {BlockType::SASP, false}};
+  return {{BlockKind::PreLN, true},  {BlockKind::Parallel, true}, {BlockKind::SAS, true},
+          {BlockKind::SASP, true},   {BlockKind::SAS, false},     {BlockKind::SASP, false}};
 }
 
 inline train::ModelShape tiny_shape(BlockCase c, int layers = 3) {

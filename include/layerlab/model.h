@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "layerlab/large_buffer.h"
+#include "layerlab/block_kind.h"
 #include "layerlab/weight_type.h"
 
 namespace layerlab {
@@ -51,7 +52,7 @@ struct ModelConfig {
   // Block structure. The defaults are the GPT-2 / Llama / BERT block; the other switches
   // describe layerlab-trained blocks (parallel, sas, sasp; docs/TRAINING.md). Per-layer
   // gains and norms are optional LayerWeights (an empty gain is 1, an empty pre-norm is none).
-  std::string block = "standard";  // "standard" or the trainer's block name (preln, parallel, sas, sasp)
+  BlockKind block = BlockKind::Standard;  // set_block_kind sets the switches below for a kind
   bool parallel_block = false;     // attention and MLP read the same input: out = [x] + Attn + MLP
   bool attn_skip = true;           // residual around attention (parallel: the block's one skip)
   bool shaped_attention = false;   // per head A = alpha I + beta softmax(QK^T/sqrt(hd) + M) - gamma C,
@@ -65,10 +66,13 @@ struct ModelConfig {
   int kv_dim() const { return n_kv_head * head_dim; }
   int qkv_dim() const { return q_dim() + 2 * kv_dim(); }  // layout of the q|k|v activations
   int qkv_rows() const { return identity_value ? q_dim() + kv_dim() : qkv_dim(); }  // rows of qkv_w
-  bool standard_block() const { return block == "standard" || block == "preln"; }
+  bool standard_block() const { return block == BlockKind::Standard || block == BlockKind::PreLN; }
   bool gated() const { return act == Activation::SiluGated; }
   int up_rows() const { return gated() ? 2 * d_ff : d_ff; }
 };
+
+// Sets c.block and the block switches that kind implies (norms: false for sas/sasp --norm none).
+void set_block_kind(ModelConfig& c, BlockKind kind, bool norms);
 
 // A weight matrix [rows, cols] (PyTorch Linear layout: out x in) or vector [cols] (rows = 1).
 // `raw` holds rows * row_bytes(type, cols) bytes in `type`; `data` is the same memory as

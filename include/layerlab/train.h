@@ -14,17 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "layerlab/block_kind.h"
+#include "layerlab/model.h"
+
 namespace layerlab::train {
-
-enum class BlockType { PreLN, Parallel, SAS, SASP };
-
-const char* block_name(BlockType b);
-// "preln" | "parallel" | "sas" | "sasp"; Error naming `where` otherwise.
-BlockType parse_block(const std::string& name, const std::string& where = "--blocks");
 
 // The architecture of a trainable model.
 struct ModelShape {
-  BlockType block = BlockType::PreLN;
+  BlockKind block = BlockKind::PreLN;
   bool norm = true;  // false (sas/sasp only): no norms inside blocks except layer 0's first one
   int n_layer = 2;
   int d_model = 64;
@@ -37,12 +34,15 @@ struct ModelShape {
 
   int ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }
   int head_dim() const { return d_model / n_head; }
-  bool shaped() const { return block == BlockType::SAS || block == BlockType::SASP; }
-  bool parallel() const { return block == BlockType::Parallel || block == BlockType::SASP; }
+  bool shaped() const { return is_shaped(block); }
+  bool parallel() const { return is_parallel(block); }
   // Throws Error naming `where` on impossible sizes or combinations.
   void validate(const std::string& where) const;
   nlohmann::json to_json() const;
   static ModelShape from_json(const nlohmann::json& j, const std::string& where);
+  // The inference description of a model of this shape (what load_model reads back from
+  // layerlab_config.json): the one place where a trained shape becomes a ModelConfig.
+  ModelConfig model_config() const;
 };
 
 enum class Init { Zero, One, Normal, Constant };

@@ -7,6 +7,7 @@
 #include "family.h"
 #include "util/json_read.h"
 #include "layerlab/error.h"
+#include "layerlab/train.h"
 
 namespace layerlab {
 
@@ -39,44 +40,27 @@ void parse(const ConfigReader& cfg, ModelConfig& c) {
   const std::string format = required_string(cfg, "format");
   if (format != "layerlab-train") cfg.bad("format", "expected \"layerlab-train\", got \"" + format + "\"");
 
-  c.family = "layerlab";
-  c.model_type = "layerlab-train";
-  c.block = required_string(cfg, "block");
-  const bool norm = required_bool(cfg, "norm");
-  c.n_layer = positive_int(cfg, "n_layer");
-  c.d_model = positive_int(cfg, "d_model");
-  c.n_head = positive_int(cfg, "n_head");
-  c.n_kv_head = c.n_head;
-  if (c.d_model % c.n_head != 0)
-    cfg.bad("n_head", std::to_string(c.n_head) + " heads do not divide d_model " + std::to_string(c.d_model));
-  c.head_dim = c.d_model / c.n_head;
-  c.d_ff = positive_int(cfg, "d_ff", true);
-  if (c.d_ff == 0) c.d_ff = 4 * c.d_model;  // as the trainer's ModelShape
-  c.vocab = positive_int(cfg, "vocab");
-  c.max_positions = positive_int(cfg, "context");
-  c.norm_eps = static_cast<float>(cfg.get_double_or({"norm_eps"}, 1e-5));
-  if (!(c.norm_eps > 0)) cfg.bad("norm_eps", "must be positive");
-  cfg.get_double_or({"beta_ff_init"}, 0.1);  // type check only: the trained gain is a tensor
-  c.norm = NormKind::LayerNorm;
-  c.act = Activation::GeluTanh;
-  c.positions = Positions::Learned;
-  c.causal = true;
-  c.tied_head = true;
-  c.eos_id = c.bos_id = c.vocab == 50257 ? 50256 : -1;  // GPT-2's end of text when its vocabulary
-
-  const bool shaped = c.block == "sas" || c.block == "sasp";
-  if (c.block == "preln") {
-  } else if (c.block == "parallel") {
-    c.parallel_block = true;
-  } else if (shaped) {
-    c.parallel_block = c.block == "sasp";
-    c.attn_skip = false;
-    c.shaped_attention = c.identity_value = c.identity_proj = true;
-  } else {
-    cfg.bad("block", "unknown block type '" + clip(c.block) + "' (expected preln, parallel, sas or sasp)");
+  train::ModelShape s;
+  const std::string block = required_string(cfg, "block");
+  try {
+    s.block = parse_trained_block(block, "block");
+  } catch (const Error&) {
+    cfg.bad("block", "unknown block type '" + clip(block) + "' (expected preln, parallel, sas or sasp)");
   }
-  if (!norm && !shaped) cfg.bad("norm", "false is only possible for sas and sasp blocks, not " + c.block);
-  c.block_norms = norm;
+  s.norm = required_bool(cfg, "norm");
+  if (!s.norm && !s.shaped()) cfg.bad("norm", "false is only possible for sas and sasp blocks, not " + block);
+  s.n_layer = positive_int(cfg, "n_layer");
+  s.d_model = positive_int(cfg, "d_model");
+  s.n_head = positive_int(cfg, "n_head");
+  if (s.d_model % s.n_head != 0)
+    cfg.bad("n_head", std::to_string(s.n_head) + " heads do not divide d_model " + std::to_string(s.d_model));
+  s.d_ff = positive_int(cfg, "d_ff", true);  // 0: 4 * d_model, as the trainer's ModelShape
+  s.vocab = positive_int(cfg, "vocab");
+  s.context = positive_int(cfg, "context");
+  s.norm_eps = static_cast<float>(cfg.get_double_or({"norm_eps"}, 1e-5));
+  if (!(s.norm_eps > 0)) cfg.bad("norm_eps", "must be positive");
+  cfg.get_double_or({"beta_ff_init"}, 0.1);  // type check only: the trained gain is a tensor
+  c = s.model_config();
 }
 
 void load(WeightLoader& w, const ModelConfig& c, ModelWeights& out) {

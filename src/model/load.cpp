@@ -41,7 +41,7 @@ const char* activation_name(Activation a) {
 
 void require_standard_block(const ModelConfig& c, const std::string& backend) {
   if (!c.standard_block())
-    throw Error("block type " + c.block + " is not supported on " + backend + " yet (use --device cpu)");
+    throw Error(std::string("block type ") + block_kind_name(c.block) + " is not supported on " + backend + " yet (use --device cpu)");
 }
 
 void validate_config(const ConfigReader& cfg, const ModelConfig& c) {

@@ -34,7 +34,7 @@ void export_model(const Transformer<float>& m, const std::string& dir) {
   make_dir(dir);
   const ModelShape& s = m.shape();
   std::vector<OutTensor> out;
-  if (s.block == BlockType::PreLN) {
+  if (s.block == BlockKind::PreLN) {
     for (const TensorSpec& t : m.layout()) {
       OutTensor o;
       o.name = "transformer." + t.name + (t.embedding ? ".weight" : "");  // wte.weight, wpe.weight

@@ -158,7 +158,7 @@ double Transformer<T>::forward(const int32_t* inputs, const int32_t* targets, in
     const T* xm = xa;
     if (!s.parallel()) {
       a.h.resize(NC);
-      if (s.block == BlockType::PreLN)
+      if (s.block == BlockKind::PreLN)
         for (int64_t i = 0; i < NC; ++i) a.h[i] = a.x[i] + branch[i];
       else
         a.h = branch;
@@ -180,18 +180,18 @@ double Transformer<T>::forward(const int32_t* inputs, const int32_t* targets, in
     k::linear_forward(a.m.data(), a.g.data(), P + I.fc2_w, P + I.fc2_b, N, F, C);
     // Block output.
     switch (s.block) {
-      case BlockType::PreLN:
+      case BlockKind::PreLN:
         for (int64_t i = 0; i < NC; ++i) x[i] = a.h[i] + a.m[i];
         break;
-      case BlockType::Parallel:
+      case BlockKind::Parallel:
         for (int64_t i = 0; i < NC; ++i) x[i] = a.x[i] + branch[i] + a.m[i];
         break;
-      case BlockType::SAS: {
+      case BlockKind::SAS: {
         const T sk = P[I.mlp_skip], gf = P[I.mlp_gain];
         for (int64_t i = 0; i < NC; ++i) x[i] = sk * a.h[i] + gf * a.m[i];
         break;
       }
-      case BlockType::SASP: {
+      case BlockKind::SASP: {
         const T gf = P[I.mlp_gain];
         for (int64_t i = 0; i < NC; ++i) x[i] = branch[i] + gf * a.m[i];
         break;
@@ -264,16 +264,16 @@ void Transformer<T>::backward() {
     const T* xm = s.parallel() ? xa : (I.ln2_w >= 0 ? a.ln2.data() : a.h.data());
     // Gradient reaching the MLP output (dm) and, for the skip blocks, the stream around it.
     switch (s.block) {
-      case BlockType::PreLN:
-      case BlockType::Parallel:
+      case BlockKind::PreLN:
+      case BlockKind::Parallel:
         dm = dx;
         break;
-      case BlockType::SAS:
+      case BlockKind::SAS:
         G[I.mlp_skip] += T(k::dot(dx.data(), a.h.data(), NC));
         G[I.mlp_gain] += T(k::dot(dx.data(), a.m.data(), NC));
         for (int64_t i = 0; i < NC; ++i) dm[i] = P[I.mlp_gain] * dx[i];
         break;
-      case BlockType::SASP:
+      case BlockKind::SASP:
         G[I.mlp_gain] += T(k::dot(dx.data(), a.m.data(), NC));
         for (int64_t i = 0; i < NC; ++i) dm[i] = P[I.mlp_gain] * dx[i];
         break;
@@ -287,7 +287,7 @@ void Transformer<T>::backward() {
     std::vector<T>& dbranch = tmp;
     if (!s.parallel()) {
       // dh = (skip into the block output) + (MLP path through the second norm).
-      if (s.block == BlockType::PreLN)
+      if (s.block == BlockKind::PreLN)
         dh = dx;
       else
         for (int64_t i = 0; i < NC; ++i) dh[i] = P[I.mlp_skip] * dx[i];
@@ -301,9 +301,9 @@ void Transformer<T>::backward() {
       dbranch = dx;
     }
     // dx now becomes the gradient w.r.t. this layer's input: first the skip paths.
-    if (s.block == BlockType::PreLN)
+    if (s.block == BlockKind::PreLN)
       dx = dh;
-    else if (s.block == BlockType::Parallel)
+    else if (s.block == BlockKind::Parallel)
       ;  // dx (the skip) is already the output gradient
     else
       std::fill(dx.begin(), dx.end(), T(0));

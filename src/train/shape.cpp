@@ -9,22 +9,6 @@
 
 namespace layerlab::train {
 
-const char* block_name(BlockType b) {
-  switch (b) {
-    case BlockType::PreLN: return "preln";
-    case BlockType::Parallel: return "parallel";
-    case BlockType::SAS: return "sas";
-    case BlockType::SASP: return "sasp";
-  }
-  return "?";
-}
-
-BlockType parse_block(const std::string& name, const std::string& where) {
-  for (BlockType b : {BlockType::PreLN, BlockType::Parallel, BlockType::SAS, BlockType::SASP})
-    if (name == block_name(b)) return b;
-  fail(where, "unknown block type '" + name + "' (expected preln, parallel, sas or sasp)");
-}
-
 void ModelShape::validate(const std::string& where) const {
   auto positive = [&](int v, const char* what) {
     if (v <= 0) fail(where, std::string(what) + " must be positive, got " + std::to_string(v));
@@ -38,7 +22,7 @@ void ModelShape::validate(const std::string& where) const {
   if (d_model % n_head != 0)
     fail(where, "heads (" + std::to_string(n_head) + ") must divide width (" + std::to_string(d_model) + ")");
   if (!norm && !shaped())
-    fail(where, std::string("--norm none needs a skipless block (sas or sasp); ") + block_name(block) +
+    fail(where, std::string("--norm none needs a skipless block (sas or sasp); ") + block_kind_name(block) +
                     " keeps its normalisation (the paper removes norms only from SAS/SAS-P)");
   if (!(norm_eps > 0)) fail(where, "norm_eps must be positive");
   const double params = double(n_layer) * (4.0 * d_model * d_model + 2.0 * d_model * ff()) + double(vocab) * d_model;
@@ -46,7 +30,7 @@ void ModelShape::validate(const std::string& where) const {
 }
 
 nlohmann::json ModelShape::to_json() const {
-  return {{"block", block_name(block)}, {"norm", norm},           {"n_layer", n_layer},
+  return {{"block", block_kind_name(block)}, {"norm", norm},           {"n_layer", n_layer},
           {"d_model", d_model},         {"n_head", n_head},       {"d_ff", ff()},
           {"vocab", vocab},             {"context", context},     {"norm_eps", norm_eps},
           {"beta_ff_init", beta_ff_init}};
@@ -55,7 +39,7 @@ nlohmann::json ModelShape::to_json() const {
 ModelShape ModelShape::from_json(const nlohmann::json& j, const std::string& where) {
   ModelShape s;
   try {
-    s.block = parse_block(j.at("block").get<std::string>(), where + ": block");
+    s.block = parse_trained_block(j.at("block").get<std::string>(), where + ": block");
     s.norm = j.at("norm").get<bool>();
     s.n_layer = j.at("n_layer").get<int>();
     s.d_model = j.at("d_model").get<int>();
@@ -70,6 +54,28 @@ ModelShape ModelShape::from_json(const nlohmann::json& j, const std::string& whe
   }
   s.validate(where);
   return s;
+}
+
+ModelConfig ModelShape::model_config() const {
+  ModelConfig c;
+  c.family = "layerlab";
+  c.model_type = "layerlab-train";
+  c.n_layer = n_layer;
+  c.d_model = d_model;
+  c.n_head = c.n_kv_head = n_head;
+  c.head_dim = head_dim();
+  c.d_ff = ff();
+  c.vocab = vocab;
+  c.max_positions = context;
+  c.norm_eps = norm_eps;
+  c.norm = NormKind::LayerNorm;
+  c.act = Activation::GeluTanh;
+  c.positions = Positions::Learned;
+  c.causal = true;
+  c.tied_head = true;
+  c.eos_id = c.bos_id = vocab == 50257 ? 50256 : -1;  // GPT-2's end of text when its vocabulary
+  set_block_kind(c, block, norm);
+  return c;
 }
 
 std::vector<TensorSpec> parameter_layout(const ModelShape& s) {

@@ -316,7 +316,7 @@ TrainSummary train_into(const TrainOptions& o) {
   Sampler sampler(data.tokens, len, o.seed ^ 0x9E3779B97F4A7C15ULL);
   const nlohmann::json identity = run_identity(opts, data);
   const int64_t n_params = parameter_count(model.layout());
-  nlohmann::json meta = {{"block", block_name(shape.block)}, {"norm", shape.norm}, {"shape", shape.to_json()},
+  nlohmann::json meta = {{"block", block_kind_name(shape.block)}, {"norm", shape.norm}, {"shape", shape.to_json()},
                          {"optim", optim_json(o.optim)},     {"batch", o.batch},   {"steps", o.steps},
                          {"parameters", n_params},           {"data", o.data},     {"data_tokens", data.tokens.size()},
                          {"val", o.val},                     {"val_tokens", val.tokens.size()},
@@ -335,7 +335,7 @@ TrainSummary train_into(const TrainOptions& o) {
   engine->push();
   if (!o.quiet)
     std::fprintf(stderr, "%s%s: %d layers x %d wide, %d heads, context %d, %lld parameters; %zu train tokens%s; on %s (%s)\n",
-                 block_name(shape.block), shape.norm ? "" : " (no norm)", shape.n_layer, shape.d_model, shape.n_head,
+                 block_kind_name(shape.block), shape.norm ? "" : " (no norm)", shape.n_layer, shape.d_model, shape.n_head,
                  len, (long long)n_params, data.tokens.size(),
                  val.tokens.empty() ? "" : (", " + std::to_string(val.tokens.size()) + " validation tokens").c_str(),
                  device.name().c_str(), device.dtype());

@@ -56,12 +56,12 @@ class TrainedBlocks : public ::testing::TestWithParam<BlockCase> {
 TEST_P(TrainedBlocks, LoadsWithTheBlockSwitches) {
   const ModelConfig& c = model_->config();
   EXPECT_EQ(c.family, "layerlab");
-  EXPECT_EQ(c.block, train::block_name(GetParam().block));
+  EXPECT_EQ(c.block, GetParam().block);
   EXPECT_EQ(c.n_layer, 3);
   EXPECT_EQ(c.d_ff, 48);
   EXPECT_EQ(c.max_positions, 24);
   EXPECT_EQ(c.block_norms, GetParam().norm);
-  const bool shaped = GetParam().block == train::BlockType::SAS || GetParam().block == train::BlockType::SASP;
+  const bool shaped = GetParam().block == BlockKind::SAS || GetParam().block == BlockKind::SASP;
   EXPECT_EQ(c.shaped_attention, shaped);
   EXPECT_EQ(c.attn_skip, !shaped);
   EXPECT_EQ(bool(model_->weights().layers[1].ln1_w), GetParam().norm);

@@ -145,7 +145,7 @@ TEST(CudaInspector, SameTracesAsCpu) {
     expect_same_traces(dir, "0-2,[3,4]x2,5");
   }
   const std::string dir = (std::filesystem::temp_directory_path() / ("layerlab_cuda_trace_" + std::to_string(::getpid()))).string();
-  train::Transformer<float> m(tiny_shape({train::BlockType::SASP, true}, 3));
+  train::Transformer<float> m(tiny_shape({BlockKind::SASP, true}, 3));
   perturbed_init(m, 5);
   write_layerlab_folder(m, dir);
   SCOPED_TRACE("sasp");

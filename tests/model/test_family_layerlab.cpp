@@ -23,7 +23,7 @@ class LayerlabFamily : public ::testing::Test {
                                          ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     fs::remove_all(dir_);
-    train::Transformer<float> m(tiny_shape({train::BlockType::SAS, true}, 2));
+    train::Transformer<float> m(tiny_shape({BlockKind::SAS, true}, 2));
     m.init(1);
     write_layerlab_folder(m, dir_);
   }
@@ -65,8 +65,8 @@ class LayerlabFamily : public ::testing::Test {
 TEST_F(LayerlabFamily, LoadsAndIsRefusedByCuda) {
   auto model = load_model(dir_);
   EXPECT_EQ(model->config().family, "layerlab");
-  EXPECT_EQ(model->config().block, "sas");
-  const auto layout = train::parameter_layout(tiny_shape({train::BlockType::SAS, true}, 2));
+  EXPECT_EQ(model->config().block, BlockKind::SAS);
+  const auto layout = train::parameter_layout(tiny_shape({BlockKind::SAS, true}, 2));
   EXPECT_EQ(model->parameter_count(), train::parameter_count(layout));
   try {
     require_standard_block(model->config(), "CUDA");
@@ -75,7 +75,7 @@ TEST_F(LayerlabFamily, LoadsAndIsRefusedByCuda) {
     EXPECT_EQ(std::string(e.what()), "block type sas is not supported on CUDA yet (use --device cpu)");
   }
   ModelConfig c;
-  c.block = "preln";
+  c.block = BlockKind::PreLN;
   EXPECT_NO_THROW(require_standard_block(c, "CUDA"));
   EXPECT_NO_THROW(require_standard_block(ModelConfig{}, "CUDA"));
 }

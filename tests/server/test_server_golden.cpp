@@ -187,7 +187,7 @@ TEST(ServerGolden, OtherFamiliesServe) {
 TEST(ServerGolden, TrainedSaspServes) {
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("layerlab_srv_sasp_" + std::to_string(::getpid()))).string();
-  train::Transformer<float> m(tiny_shape({train::BlockType::SASP, false}));
+  train::Transformer<float> m(tiny_shape({BlockKind::SASP, false}));
   perturbed_init(m, 5);
   write_layerlab_folder(m, dir);
   {

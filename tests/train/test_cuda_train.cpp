@@ -30,7 +30,7 @@ namespace {
 #define SKIP_WITHOUT_GPU() \
   if (!cuda_available()) GTEST_SKIP() << "no CUDA GPU visible (or built without CUDA)"
 
-ModelShape small(BlockType b, bool norm, int width = 64, int heads = 4, int context = 16) {
+ModelShape small(BlockKind b, bool norm, int width = 64, int heads = 4, int context = 16) {
   ModelShape s;
   s.block = b;
   s.norm = norm;
@@ -43,10 +43,10 @@ ModelShape small(BlockType b, bool norm, int width = 64, int heads = 4, int cont
 }
 
 struct Case {
-  BlockType block;
+  BlockKind block;
   bool norm;
 };
-std::string case_name(const Case& c) { return std::string(block_name(c.block)) + (c.norm ? "_ln" : "_nonorm"); }
+std::string case_name(const Case& c) { return std::string(block_kind_name(c.block)) + (c.norm ? "_ln" : "_nonorm"); }
 
 // Initial weights moved off the special starting point (zero queries, unit gains, identity
 // attention) so that every path carries gradient.
@@ -198,9 +198,9 @@ TEST_P(CudaVsCpu, LossGradientsAndStepsMatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Blocks, CudaVsCpu,
-                         ::testing::Values(Case{BlockType::PreLN, true}, Case{BlockType::Parallel, true},
-                                           Case{BlockType::SAS, true}, Case{BlockType::SAS, false},
-                                           Case{BlockType::SASP, true}, Case{BlockType::SASP, false}),
+                         ::testing::Values(Case{BlockKind::PreLN, true}, Case{BlockKind::Parallel, true},
+                                           Case{BlockKind::SAS, true}, Case{BlockKind::SAS, false},
+                                           Case{BlockKind::SASP, true}, Case{BlockKind::SASP, false}),
                          [](const auto& info) { return case_name(info.param); });
 
 // The main case of the paper's setup: head_dim 64, sequences of 128; a batch shorter than the
@@ -211,13 +211,13 @@ TEST(CudaTrain, LongerSequencesAndShortBatches) {
     ModelShape s;
     int B, L;
   };
-  const std::vector<Run> runs = {{small(BlockType::PreLN, true, 128, 2, 128), 2, 128},
-                                 {small(BlockType::SASP, true, 128, 2, 128), 2, 128},
-                                 {small(BlockType::SAS, false, 64, 4, 16), 1, 11},
+  const std::vector<Run> runs = {{small(BlockKind::PreLN, true, 128, 2, 128), 2, 128},
+                                 {small(BlockKind::SASP, true, 128, 2, 128), 2, 128},
+                                 {small(BlockKind::SAS, false, 64, 4, 16), 1, 11},
                                  // head_dim 5: unaligned rows (scalar head copies), q|k and
                                  // alpha|beta|gamma not on 64-float boundaries
-                                 {small(BlockType::SASP, true, 20, 4, 9), 2, 7},
-                                 {small(BlockType::Parallel, true, 20, 4, 9), 3, 9}};
+                                 {small(BlockKind::SASP, true, 20, 4, 9), 2, 7},
+                                 {small(BlockKind::Parallel, true, 20, 4, 9), 3, 9}};
   for (const Run& r : runs) {
     Transformer<float> cpu(r.s);
     cpu.init(5);
@@ -228,7 +228,7 @@ TEST(CudaTrain, LongerSequencesAndShortBatches) {
     const Batch b = random_batch(rng, r.B, r.L, r.s.vocab);
     const double lc = cpu.forward(b.in.data(), b.tgt.data(), r.B, r.L);
     const double lg = gpu.forward(b.in.data(), b.tgt.data(), r.B, r.L);
-    const std::string what = std::string(block_name(r.s.block)) + " L=" + std::to_string(r.L);
+    const std::string what = std::string(block_kind_name(r.s.block)) + " L=" + std::to_string(r.L);
     EXPECT_NEAR(lg, lc, 1e-5 * std::abs(lc)) << what;
     cpu.backward();
     gpu.backward();
@@ -242,7 +242,7 @@ TEST(CudaTrain, LongerSequencesAndShortBatches) {
 // TF32 products: close to float32, not equal (about 1e-3 relative).
 TEST(CudaTrain, Tf32IsClose) {
   SKIP_WITHOUT_GPU();
-  const ModelShape s = small(BlockType::SASP, true);
+  const ModelShape s = small(BlockKind::SASP, true);
   Transformer<float> cpu(s);
   cpu.init(5);
   perturb(cpu.params(), 4);
@@ -256,7 +256,7 @@ TEST(CudaTrain, Tf32IsClose) {
 
 TEST(CudaTrain, ErrorsNotCrashes) {
   SKIP_WITHOUT_GPU();
-  const ModelShape s = small(BlockType::PreLN, true);
+  const ModelShape s = small(BlockKind::PreLN, true);
   CudaTrainModel gpu(s, OptimConfig{});
   std::vector<int32_t> in(32, 1), tgt(32, 2);
   EXPECT_THROW(gpu.backward(), Error);  // no forward yet
@@ -316,7 +316,7 @@ class CudaTrainLoop : public ::testing::Test {
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
-  TrainOptions options(BlockType b, const std::string& device, const std::string& out) const {
+  TrainOptions options(BlockKind b, const std::string& device, const std::string& out) const {
     TrainOptions o;
     o.shape.block = b;
     o.shape.n_layer = 2;
@@ -341,8 +341,8 @@ class CudaTrainLoop : public ::testing::Test {
 };
 
 TEST_F(CudaTrainLoop, SameLossesAsCpuAndExactResume) {
-  for (BlockType b : {BlockType::PreLN, BlockType::SASP}) {
-    const std::string n = block_name(b);
+  for (BlockKind b : {BlockKind::PreLN, BlockKind::SASP}) {
+    const std::string n = block_kind_name(b);
     run_training(options(b, "cpu", "cpu_" + n));
     run_training(options(b, "cuda", "cuda_" + n));
     const auto rc = read_log(dir_ / ("cpu_" + n)), rg = read_log(dir_ / ("cuda_" + n));

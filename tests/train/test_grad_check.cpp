@@ -9,10 +9,11 @@
 #include "layerlab/train.h"
 
 using namespace layerlab::train;
+using layerlab::BlockKind;
 
 namespace {
 
-ModelShape tiny(BlockType b, bool norm) {
+ModelShape tiny(BlockKind b, bool norm) {
   ModelShape s;
   s.block = b;
   s.norm = norm;
@@ -26,7 +27,7 @@ ModelShape tiny(BlockType b, bool norm) {
 }
 
 struct Case {
-  BlockType block;
+  BlockKind block;
   bool norm;
 };
 
@@ -84,16 +85,16 @@ TEST_P(GradCheck, EveryTensorMatchesCentralDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Blocks, GradCheck,
-                         ::testing::Values(Case{BlockType::PreLN, true}, Case{BlockType::Parallel, true},
-                                           Case{BlockType::SAS, true}, Case{BlockType::SAS, false},
-                                           Case{BlockType::SASP, true}, Case{BlockType::SASP, false}),
+                         ::testing::Values(Case{BlockKind::PreLN, true}, Case{BlockKind::Parallel, true},
+                                           Case{BlockKind::SAS, true}, Case{BlockKind::SAS, false},
+                                           Case{BlockKind::SASP, true}, Case{BlockKind::SASP, false}),
                          [](const auto& info) {
-                           return std::string(block_name(info.param.block)) + (info.param.norm ? "_ln" : "_nonorm");
+                           return std::string(block_kind_name(info.param.block)) + (info.param.norm ? "_ln" : "_nonorm");
                          });
 
 // float32 and float64 builds of the same code agree on the loss and gradients.
 TEST(GradCheck, FloatMatchesDouble) {
-  const ModelShape s = tiny(BlockType::SASP, true);
+  const ModelShape s = tiny(BlockKind::SASP, true);
   Transformer<double> md(s);
   Transformer<float> mf(s);
   md.init(11);
@@ -111,7 +112,7 @@ TEST(GradCheck, FloatMatchesDouble) {
 // uniform causal matrix C, and alpha = beta = gamma = 1 give A = I + C - C), so an SAS-P model
 // without norms computes out = x + 0.1 * MLP(x) in layers > 0 (paper Sec. 4.1).
 TEST(Init, ShapedAttentionStartsAsIdentity) {
-  ModelShape s = tiny(BlockType::SAS, true);
+  ModelShape s = tiny(BlockKind::SAS, true);
   Transformer<double> m(s);
   m.init(5);
   EXPECT_EQ(m.params()[m.spec("h.1.attn.q.weight").offset], 0.0);
@@ -126,12 +127,12 @@ TEST(Init, ShapedAttentionStartsAsIdentity) {
 }
 
 TEST(Layout, SimplifiedBlocksHaveFewerParameters) {
-  ModelShape s = tiny(BlockType::PreLN, true);
+  ModelShape s = tiny(BlockKind::PreLN, true);
   s.d_model = 64;
   s.n_head = 4;
   s.d_ff = 0;
   const int64_t preln = parameter_count(parameter_layout(s));
-  s.block = BlockType::SASP;
+  s.block = BlockKind::SASP;
   const int64_t sasp = parameter_count(parameter_layout(s));
   EXPECT_LT(sasp, preln);
   // Per layer: -(3C^2+3C) qkv, -(C^2+C) projection, -2C second norm; +2C^2 q/k, +2C q/k bias,

@@ -59,9 +59,9 @@ TEST_F(TrainedBlocksLoad, EveryBlockGivesTheTrainersLoss) {
       {4299, 308, 7, 64, 11, 275, 2599, 198, 220, 220, 220, 269, 796, 257, 1635, 642},
       {220, 220, 1441, 269, 16, 198, 4299, 308, 1065, 7, 64, 11, 275, 2599, 198, 220}};
   for (const BlockCase& c : all_block_cases()) {
-    if (c.block == train::BlockType::PreLN) continue;  // exported as GPT-2: test_train_cli.cpp
+    if (c.block == BlockKind::PreLN) continue;  // exported as GPT-2: test_train_cli.cpp
     const fs::path out = dir_ / c.name();
-    const std::string args = std::string("train --blocks ") + train::block_name(c.block) +
+    const std::string args = std::string("train --blocks ") + block_kind_name(c.block) +
                              (c.norm ? "" : " --norm none") + " --layers 3 --width 32 --heads 2 --context 16 --batch 2 --lr 3e-3 --steps 4 --warmup 1"
                              " --eval-every 100 --tokenizer " + kTok + " --data " + (dir_ / "train.jsonl").string() +
                              " --quiet --threads 2 --out " + out.string();
@@ -72,7 +72,7 @@ TEST_F(TrainedBlocksLoad, EveryBlockGivesTheTrainersLoss) {
 
     auto model = load_model(model_dir);
     EXPECT_EQ(model->config().family, "layerlab");
-    EXPECT_EQ(model->config().block, train::block_name(c.block));
+    EXPECT_EQ(model->config().block, c.block);
     auto backend = make_cpu_backend(*model);
     Runner runner(*model, *backend);
     auto trainer = read_trainer(model_dir);
@@ -88,7 +88,7 @@ TEST_F(TrainedBlocksLoad, EveryBlockGivesTheTrainersLoss) {
     // The CLI's model commands take the folder: info shows the block, forward runs a plan.
     r = cli("info --model " + model_dir);
     ASSERT_EQ(r.code, 0) << r.output;
-    EXPECT_NE(r.output.find(std::string("block         ") + train::block_name(c.block)), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(std::string("block         ") + block_kind_name(c.block)), std::string::npos) << r.output;
     r = cli("forward --model " + model_dir + " --ids 4299,308,7,64,11 --plan 0,[1,2]x2 --threads 1");
     ASSERT_EQ(r.code, 0) << r.output;
     EXPECT_NE(r.output.find("mean next-token loss"), std::string::npos) << r.output;

@@ -27,7 +27,7 @@ void CudaTrainModel::Impl::backward() {
     const float* xm = s.parallel() ? xa : (I.ln2_w >= 0 ? a.ln2 : a.h);
     // Gradient reaching the MLP output; gains of the skipless blocks.
     const float* dmo = dx;
-    if (s.block == BlockType::SAS) cu::dot(c, G(I.mlp_skip), dx, a.h, NC);
+    if (s.block == BlockKind::SAS) cu::dot(c, G(I.mlp_skip), dx, a.h, NC);
     if (s.shaped()) {
       cu::dot(c, G(I.mlp_gain), dx, a.m, NC);
       cu::combine(c, dm, dx, P(I.mlp_gain), nullptr, nullptr, nullptr, nullptr, NC);
@@ -43,10 +43,10 @@ void CudaTrainModel::Impl::backward() {
     const float* dbranch = dx;
     float* dxa_p = dxa;
     bool dxa_acc = false;
-    if (s.block == BlockType::PreLN) {
+    if (s.block == BlockKind::PreLN) {
       // dh = dx + LN2'(dxm), kept in dx: it is also this layer's skip gradient.
       cu::layernorm_backward(c, dx, true, G(I.ln2_w), G(I.ln2_b), dxm, a.h, a.ln2_mean, a.ln2_rstd, P(I.ln2_w), N, C);
-    } else if (s.block == BlockType::SAS) {
+    } else if (s.block == BlockKind::SAS) {
       cu::combine(c, dh, dx, P(I.mlp_skip), nullptr, nullptr, nullptr, nullptr, NC);
       if (I.ln2_w >= 0)
         cu::layernorm_backward(c, dh, true, G(I.ln2_w), G(I.ln2_b), dxm, a.h, a.ln2_mean, a.ln2_rstd, P(I.ln2_w), N,

@@ -54,7 +54,7 @@ double CudaTrainModel::Impl::forward(const int32_t* inputs, const int32_t* targe
     // MLP input.
     const float* xm = xa;
     if (!s.parallel()) {
-      if (s.block == BlockType::PreLN)
+      if (s.block == BlockKind::PreLN)
         cu::combine(c, a.h, a.x, nullptr, branch, nullptr, nullptr, nullptr, NC);
       else
         cu::combine(c, a.h, a.y, P(I.attn_gain), nullptr, nullptr, nullptr, nullptr, NC);
@@ -69,10 +69,10 @@ double CudaTrainModel::Impl::forward(const int32_t* inputs, const int32_t* targe
     cu::linear_forward(c, a.m, a.g, P(I.fc2_w), P(I.fc2_b), N, F, C);
     // Block output.
     switch (s.block) {
-      case BlockType::PreLN: cu::combine(c, out, a.h, nullptr, a.m, nullptr, nullptr, nullptr, NC); break;
-      case BlockType::Parallel: cu::combine(c, out, a.x, nullptr, branch, nullptr, a.m, nullptr, NC); break;
-      case BlockType::SAS: cu::combine(c, out, a.h, P(I.mlp_skip), a.m, P(I.mlp_gain), nullptr, nullptr, NC); break;
-      case BlockType::SASP: cu::combine(c, out, a.y, P(I.attn_gain), a.m, P(I.mlp_gain), nullptr, nullptr, NC); break;
+      case BlockKind::PreLN: cu::combine(c, out, a.h, nullptr, a.m, nullptr, nullptr, nullptr, NC); break;
+      case BlockKind::Parallel: cu::combine(c, out, a.x, nullptr, branch, nullptr, a.m, nullptr, NC); break;
+      case BlockKind::SAS: cu::combine(c, out, a.h, P(I.mlp_skip), a.m, P(I.mlp_gain), nullptr, nullptr, NC); break;
+      case BlockKind::SASP: cu::combine(c, out, a.y, P(I.attn_gain), a.m, P(I.mlp_gain), nullptr, nullptr, NC); break;
     }
   }
   cu::layernorm_forward(c, lnf, lnf_mean, lnf_rstd, xL, P(lnf_w), P(lnf_b), N, C, s.norm_eps);
