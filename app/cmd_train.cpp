@@ -103,6 +103,9 @@ int cmd_train(const Argv& argv) {
   s.block = parse_trained_block(blocks, "--blocks");
   if (norm != "ln" && norm != "none") fail("--norm", "expected ln or none, got '" + norm + "'");
   s.norm = norm == "ln";
+  if (!s.norm && !s.shaped())
+    fail("--norm", std::string("none needs a skipless block (sas or sasp); ") + block_kind_name(s.block) +
+                       " keeps its normalisation (the paper removes norms only from SAS/SAS-P)");
   s.beta_ff_init = static_cast<float>(beta_ff);
   if (a.given("--beta-ff") && !s.shaped()) fail("--beta-ff", "applies to sas and sasp blocks only");
   s.validate("train");

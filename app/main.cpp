@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
     if (name != c.name) continue;
     try {
       return c.run(rest);  // a command prints its own --help (args.h) and returns 0
+    } catch (const layerlab::OptionError& e) {
+      // The library names the field (eval_every); the user typed the flag (--eval-every).
+      std::string flag = "--" + e.field();
+      for (char& ch : flag) ch = ch == '_' ? '-' : ch;
+      std::fprintf(stderr, "layerlab %s: error: %s: %s\n", c.name, flag.c_str(), e.reason().c_str());
+      return 1;
     } catch (const layerlab::Error& e) {
       std::fprintf(stderr, "layerlab %s: error: %s\n", c.name, e.what());
       return 1;

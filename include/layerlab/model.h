@@ -164,8 +164,5 @@ std::unique_ptr<Model> load_model(const std::string& dir);
 
 const char* activation_name(Activation a);
 
-// Throws Error "block type B is not supported on BACKEND yet" for models whose blocks only the
-// CPU backend implements (parallel, sas, sasp).
-void require_standard_block(const ModelConfig& c, const std::string& backend);
 
 }  // namespace layerlab

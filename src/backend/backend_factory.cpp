@@ -8,7 +8,7 @@ namespace layerlab {
 
 void check_backend_spec(const BackendSpec& spec) {
   const int gpu = parse_device(spec.device);
-  if (gpu < 0 && spec.dtype != "f32") fail("--dtype", "the cpu device computes in f32 only");
+  if (gpu < 0 && spec.dtype != "f32") fail_option("dtype", "the cpu device computes in f32 only");
   if (gpu >= 0) parse_cuda_dtype(spec.dtype);
 }
 

@@ -118,8 +118,8 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
   const auto t0 = std::chrono::steady_clock::now();
   const int L = runner.model().config().n_layer;
   SweepStats st;
-  if (o.out.empty()) fail("--out", "a sweep needs a results file");
-  if (o.seeds < 1) fail("--seeds", "must be at least 1");
+  if (o.out.empty()) fail_option("out", "a sweep needs a results file");
+  if (o.seeds < 1) fail_option("seeds", "must be at least 1");
   // Held until the sweep returns: a second sweep on this file is refused, so no configuration
   // is run twice and the start-up repair below never races an append.
   const FileLock lock(o.out, "a sweep");

@@ -39,7 +39,7 @@ std::string csv_field(const std::string& s) {
 
 std::string format_results_table(const std::vector<json>& records, const std::string& format) {
   if (format != "text" && format != "csv" && format != "markdown")
-    fail("--format", "'" + format + "' is not one of text, csv, markdown");
+    fail_option("format", "'" + format + "' is not one of text, csv, markdown");
   // Columns: "task (metric)"; rows sorted with the baseline first, then by variant, N, seed.
   std::map<std::string, std::string> metric_of;
   std::map<std::tuple<int, std::string, int, uint64_t>, std::map<std::string, Cell>> rows;

@@ -18,12 +18,12 @@ class Gsm8kTask : public Task {
   Gsm8kTask(const std::string& path, const TextCodec& codec, const ModelConfig& cfg, const TaskOptions& opts)
       : codec_(codec), opts_(opts) {
     if (!codec.decode) fail("gsm8k", "needs a tokenizer that decodes");
-    if (opts.max_gen_tokens < 1) fail("--max-gen-tokens", "must be at least 1");
+    if (opts.max_gen_tokens < 1) fail_option("max_gen_tokens", "must be at least 1");
     const int context = context_length(cfg, opts.window);
     if (opts.max_gen_tokens >= context)
-      fail("--max-gen-tokens", "leaves no room for the prompt in a context of " + std::to_string(context) + " tokens");
+      fail_option("max_gen_tokens", "leaves no room for the prompt in a context of " + std::to_string(context) + " tokens");
     std::vector<std::pair<std::string, std::string>> shots;
-    if (opts.num_fewshot < 0) fail("--num-fewshot", "must be >= 0");
+    if (opts.num_fewshot < 0) fail_option("num_fewshot", "must be >= 0");
     if (opts.num_fewshot > 0) {
       std::string train = opts.train_path;
       if (train.empty()) train = (std::filesystem::path(path).parent_path() / "train.jsonl").string();

@@ -21,10 +21,10 @@ class MlmTask : public Task {
   MlmTask(const std::string& path, const TextCodec& codec, const ModelConfig& cfg, const TaskOptions& opts) : opts_(opts) {
     if (codec.mask_id < 0 || codec.cls_id < 0 || codec.sep_id < 0)
       fail("mlm", "the tokenizer has no [MASK]/[CLS]/[SEP] tokens");
-    if (!(opts.mask_rate > 0 && opts.mask_rate <= 1)) fail("--mask-rate", "must be in (0, 1]");
+    if (!(opts.mask_rate > 0 && opts.mask_rate <= 1)) fail_option("mask_rate", "must be in (0, 1]");
     std::vector<std::string> docs = read_text_documents(path);
     const int body = context_length(cfg, opts.window) - 2;
-    if (body < 1) fail("--window", "too small for [CLS] x [SEP]");
+    if (body < 1) fail_option("window", "too small for [CLS] x [SEP]");
     uint64_t window_index = 0;
     for (const std::string& doc : docs) {
       const std::vector<int32_t> toks = codec.encode(doc);

@@ -23,7 +23,7 @@ class PerplexityTask : public Task {
     if (opts.limit > 0 && static_cast<size_t>(opts.limit) < docs.size()) docs.resize(static_cast<size_t>(opts.limit));
     const int window = context_length(cfg, opts.window);
     const int stride = opts.stride > 0 ? opts.stride : window;
-    if (stride > window) fail("--stride", "must not exceed the window (" + std::to_string(window) + " tokens)");
+    if (stride > window) fail_option("stride", "must not exceed the window (" + std::to_string(window) + " tokens)");
     const int32_t prefix = codec.add_bos && codec.bos_id >= 0 ? codec.bos_id : codec.prefix_id;
     if (prefix < 0) fail("perplexity", "the tokenizer has no BOS/EOS token to start a document with");
     for (size_t d = 0; d < docs.size(); ++d) {

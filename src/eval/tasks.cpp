@@ -21,12 +21,12 @@ const std::vector<std::string>& task_names() {
 std::unique_ptr<Task> make_task(const std::string& name, const std::string& data_path, const TextCodec& codec,
                                 const ModelConfig& cfg, const TaskOptions& opts) {
   if (!file_exists(data_path)) fail(data_path, "data file for task '" + name + "' not found");
-  if (opts.limit == 0 || opts.limit < -1) fail("--limit", "must be a positive number of items");
+  if (opts.limit == 0 || opts.limit < -1) fail_option("limit", "must be a positive number of items");
   const bool needs_decoder = name != "mlm";
   if (needs_decoder && !cfg.causal)
-    fail("--task", "task '" + name + "' scores a causal language model; '" + cfg.family + "' is bidirectional (use --task mlm)");
+    fail_option("task", "task '" + name + "' scores a causal language model; '" + cfg.family + "' is bidirectional (use the mlm task)");
   if (!needs_decoder && (cfg.causal || !cfg.has_mlm_head))
-    fail("--task", "task 'mlm' needs a masked language model (BERT); '" + cfg.family + "' is causal");
+    fail_option("task", "task 'mlm' needs a masked language model (BERT); '" + cfg.family + "' is causal");
   if (name == "lambada_openai") return make_lambada_task(data_path, codec, cfg, opts);
   if (name == "hellaswag" || name == "arc_easy" || name == "arc_challenge" || name == "winogrande")
     return make_choice_task(name, data_path, codec, cfg, opts);
@@ -35,16 +35,16 @@ std::unique_ptr<Task> make_task(const std::string& name, const std::string& data
   if (name == "gsm8k") return make_gsm8k_task(data_path, codec, cfg, opts);
   std::string all;
   for (const auto& t : task_names()) all += (all.empty() ? "" : ", ") + t;
-  fail("--task", "unknown task '" + name + "' (one of: " + all + ")");
+  fail_option("task", "unknown task '" + name + "' (one of: " + all + ")");
 }
 
 namespace evalimpl {
 
 int context_length(const ModelConfig& cfg, int window) {
-  if (window < 0) fail("--window", "must be positive");
+  if (window < 0) fail_option("window", "must be positive");
   int len = cfg.max_positions > 0 ? cfg.max_positions : 2048;
   if (window > 0) len = std::min(len, window);
-  if (len < 2) fail("--window", "a window needs at least 2 tokens");
+  if (len < 2) fail_option("window", "a window needs at least 2 tokens");
   return len;
 }
 

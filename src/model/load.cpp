@@ -39,11 +39,6 @@ const char* activation_name(Activation a) {
   return "?";
 }
 
-void require_standard_block(const ModelConfig& c, const std::string& backend) {
-  if (!c.standard_block())
-    throw Error(std::string("block type ") + block_kind_name(c.block) + " is not supported on " + backend + " yet (use --device cpu)");
-}
-
 void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
   auto positive = [&](int v, const char* field) {
     if (v <= 0) cfg.bad(field, "must be positive, got " + std::to_string(v));

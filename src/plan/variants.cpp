@@ -20,13 +20,13 @@ Plan make_variant(const std::string& variant, int n_layer, int n, int k, uint64_
   if (std::find(names.begin(), names.end(), variant) == names.end()) {
     std::string all;
     for (const auto& v : names) all += (all.empty() ? "" : ", ") + v;
-    fail("--variant", "unknown variant '" + variant + "' (one of: " + all + ")");
+    fail_option("variant", "unknown variant '" + variant + "' (one of: " + all + ")");
   }
   if (variant == "full") return full_plan(n_layer);
   if (n < 0 || 2 * n >= n_layer)
-    fail("--n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) +
+    fail_option("n", "N = " + std::to_string(n) + " leaves no middle layers in a " + std::to_string(n_layer) +
                     "-layer model (need 0 <= N < T/2 = " + std::to_string(n_layer / 2.0) + ")");
-  if (k < 1) fail("--k", "K must be at least 1");
+  if (k < 1) fail_option("k", "K must be at least 1");
   std::vector<int> middle;
   for (int l = n; l < n_layer - n; ++l) middle.push_back(l);
   Plan p;

@@ -189,12 +189,12 @@ void ExplainerServer::Impl::routes() {
 
 ExplainerServer::ExplainerServer(const ServerOptions& options) : impl_(std::make_unique<Impl>(options)) {
   if (!options.allow_remote && !is_loopback_host(options.host))
-    fail("--host", "'" + options.host +
+    fail_option("host", "'" + options.host +
                        "' is not a loopback address; serving a model to the network needs --allow-remote "
                        "(the API has no authentication)");
-  if (options.port < 0 || options.port > 65535) fail("--port", std::to_string(options.port) + " is not a port");
+  if (options.port < 0 || options.port > 65535) fail_option("port", std::to_string(options.port) + " is not a port");
   if (!options.web_dir.empty() && !file_exists(options.web_dir + "/index.html"))
-    fail("--web", options.web_dir + " has no index.html (build the page with: bash web/build.sh)");
+    fail_option("web", options.web_dir + " has no index.html (build the page with: bash web/build.sh)");
   impl_->session = std::make_unique<server::ModelSession>(options.model_dir, BackendSpec{options.device, options.dtype}, options.limits);
   impl_->routes();
 }
@@ -205,10 +205,10 @@ int ExplainerServer::bind() {
   if (impl_->port >= 0) return impl_->port;
   if (impl_->opt.port == 0) {
     impl_->port = impl_->http.bind_to_any_port(impl_->opt.host);
-    if (impl_->port < 0) fail("--host", "cannot bind " + impl_->opt.host);
+    if (impl_->port < 0) fail_option("host", "cannot bind " + impl_->opt.host);
   } else {
     if (!impl_->http.bind_to_port(impl_->opt.host, impl_->opt.port))
-      fail("--port", "cannot bind " + impl_->opt.host + ":" + std::to_string(impl_->opt.port) +
+      fail_option("port", "cannot bind " + impl_->opt.host + ":" + std::to_string(impl_->opt.port) +
                          " (in use, or not an address of this machine)");
     impl_->port = impl_->opt.port;
   }

@@ -125,7 +125,7 @@ std::string fmt(const nlohmann::json& v, const char* f) {
 }  // namespace
 
 void compare_runs(const std::vector<std::string>& run_dirs, const std::string& prefix) {
-  if (run_dirs.empty()) fail("--compare", "give at least one run directory");
+  if (run_dirs.empty()) fail_option("compare", "give at least one run directory");
   std::vector<Run> runs;
   for (const auto& d : run_dirs) runs.push_back(read_run(d));
 

@@ -13,10 +13,10 @@ std::string TrainDevice::name() const { return gpu < 0 ? "cpu" : "cuda:" + std::
 TrainDevice parse_train_device(const std::string& device, const std::string& dtype) {
   TrainDevice d;
   d.gpu = parse_device(device);
-  if (dtype != "f32" && dtype != "tf32") fail("--dtype", "unknown training dtype '" + dtype + "' (f32, tf32)");
+  if (dtype != "f32" && dtype != "tf32") fail_option("dtype", "unknown training dtype '" + dtype + "' (f32, tf32)");
   d.tf32 = dtype == "tf32";
-  if (d.tf32 && d.gpu < 0) fail("--dtype", "tf32 needs --device cuda (the CPU trains in f32)");
-  if (d.gpu >= 0 && !cuda_available()) fail("--device " + device, "no CUDA GPU visible");
+  if (d.tf32 && d.gpu < 0) fail_option("dtype", "tf32 needs a CUDA device (the CPU trains in f32)");
+  if (d.gpu >= 0 && !cuda_available()) fail_option("device", "'" + device + "': no CUDA GPU visible");
   return d;
 }
 

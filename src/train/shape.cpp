@@ -22,7 +22,7 @@ void ModelShape::validate(const std::string& where) const {
   if (d_model % n_head != 0)
     fail(where, "heads (" + std::to_string(n_head) + ") must divide width (" + std::to_string(d_model) + ")");
   if (!norm && !shaped())
-    fail(where, std::string("--norm none needs a skipless block (sas or sasp); ") + block_kind_name(block) +
+    fail(where, std::string("norm = false needs a skipless block (sas or sasp); ") + block_kind_name(block) +
                     " keeps its normalisation (the paper removes norms only from SAS/SAS-P)");
   if (!(norm_eps > 0)) fail(where, "norm_eps must be positive");
   const double params = double(n_layer) * (4.0 * d_model * d_model + 2.0 * d_model * ff()) + double(vocab) * d_model;

@@ -284,11 +284,11 @@ TrainSummary run_training(const TrainOptions& o) {
 namespace {
 
 TrainSummary train_into(const TrainOptions& o) {
-  if (o.out.empty()) fail("--out", "missing run directory");
-  if (o.steps <= 0) fail("--steps", "must be positive");
-  if (o.batch <= 0) fail("--batch", "must be positive");
-  if (o.eval_every <= 0) fail("--eval-every", "must be positive");
-  if (!(o.optim.lr > 0)) fail("--lr", "must be positive");
+  if (o.out.empty()) fail_option("out", "missing run directory");
+  if (o.steps <= 0) fail_option("steps", "must be positive");
+  if (o.batch <= 0) fail_option("batch", "must be positive");
+  if (o.eval_every <= 0) fail_option("eval_every", "must be positive");
+  if (!(o.optim.lr > 0)) fail_option("lr", "must be positive");
   const TrainDevice device = parse_train_device(o.device, o.dtype);
   make_dir(o.out);
 
@@ -354,7 +354,7 @@ TrainSummary train_into(const TrainOptions& o) {
     Row r;
     r.step = step + 1;
     r.loss = engine->forward(in.data(), tgt.data(), o.batch, len);
-    if (!std::isfinite(r.loss)) fail("train", "loss is " + std::to_string(r.loss) + " at step " + std::to_string(step + 1) + " (try a lower --lr)");
+    if (!std::isfinite(r.loss)) fail("train", "loss is " + std::to_string(r.loss) + " at step " + std::to_string(step + 1) + " (try a lower learning rate, lr)");
     engine->backward();
     r.lr = learning_rate(o.optim, step, o.steps);
     r.grad_norm = engine->clip_and_step(r.lr, o.optim.clip);

@@ -62,22 +62,24 @@ class LayerlabFamily : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(LayerlabFamily, LoadsAndIsRefusedByCuda) {
+TEST_F(LayerlabFamily, LoadsWithTheSwitchesOfItsBlockKind) {
   auto model = load_model(dir_);
-  EXPECT_EQ(model->config().family, "layerlab");
-  EXPECT_EQ(model->config().block, BlockKind::SAS);
+  const ModelConfig& c = model->config();
+  EXPECT_EQ(c.family, "layerlab");
+  EXPECT_EQ(c.block, BlockKind::SAS);
   const auto layout = train::parameter_layout(tiny_shape({BlockKind::SAS, true}, 2));
   EXPECT_EQ(model->parameter_count(), train::parameter_count(layout));
-  try {
-    require_standard_block(model->config(), "CUDA");
-    FAIL() << "sas accepted for CUDA";
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "block type sas is not supported on CUDA yet (use --device cpu)");
-  }
-  ModelConfig c;
-  c.block = BlockKind::PreLN;
-  EXPECT_NO_THROW(require_standard_block(c, "CUDA"));
-  EXPECT_NO_THROW(require_standard_block(ModelConfig{}, "CUDA"));
+  // SAS (docs/TRAINING.md): sequential, no attention skip, shaped attention, identity value and
+  // projection, norms kept.
+  EXPECT_FALSE(c.parallel_block);
+  EXPECT_FALSE(c.attn_skip);
+  EXPECT_TRUE(c.shaped_attention && c.identity_value && c.identity_proj && c.block_norms);
+  EXPECT_FALSE(c.standard_block());
+  ModelConfig p;
+  set_block_kind(p, BlockKind::SASP, false);  // SAS-P --norm none: parallel, no skips, no norms
+  EXPECT_TRUE(p.parallel_block && p.shaped_attention && !p.attn_skip && !p.block_norms);
+  set_block_kind(p, BlockKind::Parallel, true);
+  EXPECT_TRUE(p.parallel_block && p.attn_skip && !p.shaped_attention && !p.identity_value);
 }
 
 TEST_F(LayerlabFamily, UnknownBlock) {

@@ -35,6 +35,23 @@ TEST(Variants, ShuffleIsASeededPermutationOfTheMiddle) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(a.steps[i].layers[0], i);
 }
 
+// The library names the option's field, not a CLI flag; the CLI adds the "--" (app/main.cpp).
+TEST(Variants, BadOptionsNameTheirField) {
+  try {
+    make_variant("skip", 6, 3, 1, 0);
+    FAIL() << "N = 3 of 6 layers accepted";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.field(), "n");
+    EXPECT_EQ(std::string(e.what()).rfind("n: N = 3 leaves no middle layers in a 6-layer model", 0), 0u) << e.what();
+  }
+  try {
+    make_variant("upside_down", 6, 1, 1, 0);
+    FAIL() << "unknown variant accepted";
+  } catch (const OptionError& e) {
+    EXPECT_EQ(e.field(), "variant");
+  }
+}
+
 TEST(Variants, ZeroKeepsNothing) { EXPECT_EQ(v("reverse", 4, 0), "3-0"); }
 
 TEST(Variants, Errors) {

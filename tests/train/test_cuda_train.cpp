@@ -393,7 +393,7 @@ TEST(CudaTrain, DeviceOptionErrors) {
       ADD_FAILURE() << device << " " << dtype << " was accepted";
     } catch (const Error& e) {
       const std::string msg = e.what();
-      EXPECT_TRUE(msg.rfind("--device", 0) == 0 || msg.rfind("--dtype", 0) == 0) << msg;
+      EXPECT_TRUE(msg.rfind("device", 0) == 0 || msg.rfind("dtype", 0) == 0) << msg;
     }
   }
   if (!cuda_built()) {

@@ -179,7 +179,7 @@ TEST_F(TrainCli, ClearErrors) {
   EXPECT_NE(r.output.find("--blocks: unknown block type 'mlpmixer'"), std::string::npos) << r.output;
   r = run(common("preln") + " --norm none --out " + (dir_ / "x").string());
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.output.find("--norm none needs a skipless block"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--norm: none needs a skipless block"), std::string::npos) << r.output;
   r = run("--data /nonexistent.jsonl --tokenizer " + kTok + " --out " + (dir_ / "x").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("/nonexistent.jsonl"), std::string::npos) << r.output;

@@ -13,7 +13,7 @@ namespace layerlab::cuda_impl {
 CudaBackend::CudaBackend(const Model& model, CudaDType dtype, int device) : cfg_(model.config()), dt_(dtype) {
   int n = 0;
   CK(cudaGetDeviceCount(&n));
-  if (device < 0 || device >= n) fail("--device cuda", "GPU " + std::to_string(device) + " not present (" + std::to_string(n) + " visible)");
+  if (device < 0 || device >= n) fail_option("device", "GPU " + std::to_string(device) + " not present (" + std::to_string(n) + " visible)");
   CK(cudaSetDevice(device));
   CK(cublasCreate(&blas_));
   CK(cublasSetStream(blas_, 0));

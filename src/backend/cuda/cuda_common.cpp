@@ -11,7 +11,7 @@ CudaDType parse_cuda_dtype(const std::string& name) {
   if (name == "tf32") return CudaDType::TF32;
   if (name == "bf16") return CudaDType::BF16;
   if (name == "f16") return CudaDType::F16;
-  fail("--dtype", "unknown dtype '" + name + "' (f32, tf32, bf16, f16)");
+  fail_option("dtype", "unknown dtype '" + name + "' (f32, tf32, bf16, f16)");
 }
 
 int parse_device(const std::string& device) {
@@ -21,13 +21,13 @@ int parse_device(const std::string& device) {
   } else if (device.rfind("cuda:", 0) == 0 && device.size() > 5) {
     char* end = nullptr;
     const long v = std::strtol(device.c_str() + 5, &end, 10);
-    if (*end != '\0' || v < 0 || v > 1024) fail("--device", "'" + device + "': expected cuda or cuda:N");
+    if (*end != '\0' || v < 0 || v > 1024) fail_option("device", "'" + device + "': expected cuda or cuda:N");
     gpu = static_cast<int>(v);
   } else if (device != "cpu") {
-    fail("--device", "unknown device '" + device + "' (this build supports: cpu" +
+    fail_option("device", "unknown device '" + device + "' (this build supports: cpu" +
                          std::string(cuda_built() ? ", cuda, cuda:N" : "") + ")");
   }
-  if (gpu >= 0 && !cuda_built()) fail("--device " + device, "this build has no CUDA support");
+  if (gpu >= 0 && !cuda_built()) fail_option("device", "'" + device + "': this build has no CUDA support");
   return gpu;
 }
 

@@ -8,7 +8,7 @@ bool cuda_available() { return false; }
 bool cuda_built() { return false; }
 
 std::unique_ptr<Backend> make_cuda_backend(const Model&, CudaDType, int) {
-  fail("--device cuda", "this build has no CUDA support");
+  fail_option("device", "'cuda': this build has no CUDA support");
 }
 
 void cuda_set_batched_groups(Backend&, bool) {}

@@ -7,7 +7,7 @@ namespace layerlab::train {
 struct CudaTrainModel::Impl {};
 
 CudaTrainModel::CudaTrainModel(const ModelShape&, const OptimConfig&, int, bool) {
-  fail("--device cuda", "this build has no CUDA support");
+  fail_option("device", "'cuda': this build has no CUDA support");
 }
 CudaTrainModel::~CudaTrainModel() = default;
 

@@ -10,7 +10,7 @@ Ctx::Ctx(int dev, bool tf32) : device(dev) {
   int n = 0;
   CUDA_CK(cudaGetDeviceCount(&n));
   if (dev < 0 || dev >= n)
-    fail("--device cuda", "GPU " + std::to_string(dev) + " not present (" + std::to_string(n) + " visible)");
+    fail_option("device", "GPU " + std::to_string(dev) + " not present (" + std::to_string(n) + " visible)");
   CUDA_CK(cudaSetDevice(dev));
   CUDA_CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   CUDA_CK(cublasCreate(&blas));
