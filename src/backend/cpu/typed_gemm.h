@@ -1,0 +1,21 @@
+#pragma once
+// Products with weights kept in their stored type (f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K):
+// gemm.h's gemm_nt sends a GemmArgs whose `weight` is not float32 here, per thread block of
+// output columns. Few activation rows (decoding): each weight row is decoded once into an L1
+// buffer and dotted with every activation row, so W is streamed once in its compact form.
+// Many rows (prompts): tiles of W rows are decoded into float32 and multiplied by oneDNN's sgemm.
+#include <cstdint>
+
+#include "gemm.h"
+
+namespace layerlab::cpu {
+
+// Up to this many activation rows use the row-dot path (bench/quant/bench_typed_linear.cpp).
+constexpr int64_t kTypedDotRows = 4;
+// Weight rows decoded per sgemm call on the tiled path.
+constexpr int64_t kTypedTileRows = 64;
+
+// C[:, n0:n1] = (C +) A W[n0:n1]^T (+ bias) for a non-float32 g.weight; single-threaded.
+void typed_gemm_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const GemmArgs& g, int64_t lda, int64_t ldc);
+
+}  // namespace layerlab::cpu
