@@ -25,11 +25,17 @@ std::vector<float>& scratch(size_t n) {
 
 }  // namespace
 
+TypedGemmTuning& typed_gemm_tuning() {
+  static TypedGemmTuning t;
+  return t;
+}
+
 void typed_gemm_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const GemmArgs& g, int64_t lda, int64_t ldc) {
   const Param& w = *g.weight;
   const int64_t stride = w.bytes_per_row();
   const uint8_t* base = static_cast<const uint8_t*>(w.raw);
-  if (m <= kTypedDotRows) {
+  const TypedGemmTuning& tune = typed_gemm_tuning();
+  if (m <= tune.dot_rows) {
     float* row = scratch(size_t(k)).data();
     for (int64_t j = n0; j < n1; ++j) {
       quant::decode_row(w.type, base + j * stride, k, row);
@@ -47,9 +53,10 @@ void typed_gemm_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const Gemm
       for (int64_t j = n0; j < n1; ++j) g.c[i * ldc + j] = (g.accumulate ? g.c[i * ldc + j] : 0.0f) + g.bias[j];
     beta = 1.0f;
   }
-  float* tile = scratch(size_t(kTypedTileRows * k)).data();
-  for (int64_t j0 = n0; j0 < n1; j0 += kTypedTileRows) {
-    const int64_t rows = std::min(kTypedTileRows, n1 - j0);
+  const int64_t tile_rows = std::max<int64_t>(1, tune.tile_rows);
+  float* tile = scratch(size_t(tile_rows * k)).data();
+  for (int64_t j0 = n0; j0 < n1; j0 += tile_rows) {
+    const int64_t rows = std::min(tile_rows, n1 - j0);
     for (int64_t r = 0; r < rows; ++r) quant::decode_row(w.type, base + (j0 + r) * stride, k, tile + r * k);
     sgemm(false, true, m, rows, k, 1.0f, g.a, lda, tile, k, beta, g.c + j0, ldc);
   }

@@ -10,10 +10,12 @@
 
 namespace layerlab::cpu {
 
-// Up to this many activation rows use the row-dot path (bench/quant/bench_typed_linear.cpp).
-constexpr int64_t kTypedDotRows = 4;
-// Weight rows decoded per sgemm call on the tiled path.
-constexpr int64_t kTypedTileRows = 64;
+// Tuning, measured by bench/quant/bench_typed_linear.cpp (docs/BENCHMARKS.md), which sets them:
+struct TypedGemmTuning {
+  int64_t dot_rows = 4;     // up to this many activation rows take the row-dot path
+  int64_t tile_rows = 64;   // weight rows decoded per sgemm call on the tiled path
+};
+TypedGemmTuning& typed_gemm_tuning();
 
 // C[:, n0:n1] = (C +) A W[n0:n1]^T (+ bias) for a non-float32 g.weight; single-threaded.
 void typed_gemm_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const GemmArgs& g, int64_t lda, int64_t ldc);
