@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   for (WeightType t : {WeightType::F16, WeightType::Q8_0, WeightType::Q4_K}) {
     const Weight wt = make(t, w, n, k);
     std::printf("%s 128 rows, GFLOP/s by tile rows:", weight_type_name(t));
-    for (int64_t tr : {16, 32, 64, 128, 256}) {
+    for (int64_t tr : {32, 64, 128, 256, 512}) {
       tune.tile_rows = tr;
       std::printf("  %lld: %.1f", (long long)tr, 2.0 * 128 * n * k / time_product(wt, 128, a, c) / 1e9);
     }

@@ -46,14 +46,19 @@ class TypedLinear : public ::testing::TestWithParam<std::tuple<WeightType, int, 
 TEST_P(TypedLinear, MatchesAFloat64ProductOfTheDequantizedWeights) {
   const auto [type, m, k] = GetParam();
   std::mt19937 rng(m * 131 + k);
-  const int64_t n = 200;  // not a multiple of the 16-column thread blocks or the 64-row tiles
+  const int64_t n = 200;  // not a multiple of the 16-column thread blocks or the 48-row tiles
   TypedWeight w = make_weight(type, n, k, rng);
   std::normal_distribution<float> g(0.0f, 1.0f);
   const int64_t lda = k + 3, ldc = n + 5;  // strided input and output, as the layer buffers are
   std::vector<float> a(size_t(m * lda)), bias(n), c(size_t(m * ldc));
   for (auto& v : a) v = g(rng);
   for (auto& v : bias) v = g(rng);
-  for (bool accumulate : {false, true}) {
+  // The default tuning, and one with several tiles per thread and the row-dot path up to 8 rows.
+  cpu::TypedGemmTuning& tune = cpu::typed_gemm_tuning();
+  const cpu::TypedGemmTuning saved = tune;
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool accumulate = variant % 2 == 1;
+    tune = variant < 2 ? saved : cpu::TypedGemmTuning{8, 48};
     for (auto& v : c) v = g(rng);
     const std::vector<float> c0 = c;
     cpu::gemm_nt(m, n, k, cpu::weight_product(a.data(), w.p, bias.data(), c.data(), lda, ldc, accumulate));
@@ -67,11 +72,12 @@ TEST_P(TypedLinear, MatchesAFloat64ProductOfTheDequantizedWeights) {
         // float32 accumulation over k terms: about sqrt(k) roundings of the partial sums.
         ASSERT_NEAR(c[i * ldc + j], ref, 2e-6 * scale * std::sqrt(double(k)) + 1e-6)
             << weight_type_name(type) << " m " << m << " k " << k << " row " << i << " col " << j
-            << " accumulate " << accumulate;
+            << " accumulate " << accumulate << " tuning " << variant / 2;
       }
     for (int64_t i = 0; i < m; ++i)  // the padding between rows stays untouched
       for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(c[i * ldc + j], c0[i * ldc + j]);
   }
+  tune = saved;
 }
 
 INSTANTIATE_TEST_SUITE_P(TypesRowsCols, TypedLinear,
