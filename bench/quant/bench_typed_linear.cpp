@@ -5,6 +5,8 @@
 //   128 rows (prompt): GFLOP/s and the ratio vs float32 (the tiled decode + sgemm path).
 // --tiles: the 128-row time for several tile sizes (typed_gemm_tuning().tile_rows) and the
 // 1..16-row times of both paths (dot_rows), to choose the defaults.
+// --model DIR: a whole forward pass (all logits) of T = 1 and T = 128 tokens with the folder's
+// f16 / bf16 matrices kept 16-bit and converted to float32 (LoadOptions::keep_dtype).
 #include <omp.h>
 
 #include <chrono>
@@ -18,6 +20,7 @@
 #include "backend/cpu/typed_gemm.h"
 #include "layerlab/model.h"
 #include "layerlab/quantize.h"
+#include "layerlab/runner.h"
 
 using namespace layerlab;
 
@@ -53,11 +56,42 @@ double time_product(const Weight& w, int64_t m, const std::vector<float>& a, std
 
 }  // namespace
 
+// Fastest of `reps` forward passes of T tokens (all logits), in seconds.
+double time_forward(const std::string& dir, bool keep, int T) {
+  auto model = load_model(dir, {.keep_dtype = keep});
+  auto backend = make_cpu_backend(*model);
+  Runner runner(*model, *backend);
+  const Plan plan = full_plan(model->config().n_layer);
+  ForwardRequest req;
+  for (int i = 0; i < T; ++i) req.ids.push_back(int32_t((int64_t(i) * 7919) % model->config().vocab));
+  req.all_logits = true;
+  double best = 1e30;
+  for (int rep = 0; rep < (T == 1 ? 40 : 8); ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    runner.forward(plan, req);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+int model_bench(const std::string& dir) {
+  std::printf("%s, %d threads: forward pass, all logits (fastest of several)\n", dir.c_str(), omp_get_max_threads());
+  for (int T : {1, 128}) {
+    const double kept = time_forward(dir, true, T), converted = time_forward(dir, false, T);
+    std::printf("T=%-4d 16-bit kept %8.2f ms | converted to f32 %8.2f ms | ratio %.2f\n", T, kept * 1e3,
+                converted * 1e3, converted / kept);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   int64_t n = 4096, k = 4096;
   bool tiles = false;
   std::vector<std::string> pos;
-  for (int i = 1; i < argc; ++i) (std::strcmp(argv[i], "--tiles") == 0 ? (void)(tiles = true) : pos.push_back(argv[i]));
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) return model_bench(argv[i + 1]);
+    std::strcmp(argv[i], "--tiles") == 0 ? (void)(tiles = true) : pos.push_back(argv[i]);
+  }
   if (pos.size() == 2) n = std::stoll(pos[0]), k = std::stoll(pos[1]);
   std::mt19937 rng(1);
   std::normal_distribution<float> g(0.0f, 0.05f);

@@ -29,7 +29,7 @@ TEST_P(KeepDtype, F16MatricesGiveTheLogitsOfTheirFloat32Conversion) {
   auto kb = make_cpu_backend(*kept), cb = make_cpu_backend(*converted);
   Runner kr(*kept, *kb), cr(*converted, *cb);
   for (const char* plan_text : {"0-3", "0,[1-2]x2,3-5,5"}) {
-    for (int tokens : {3, 40}) {  // the row-dot path (<= 4 rows) and the tiled path
+    for (int tokens : {1, 3, 40}) {  // a decoding step, a short and a longer prompt
       ForwardRequest req;
       for (int t = 0; t < tokens; ++t) req.ids.push_back(int32_t(100 + 37 * t));
       req.all_logits = true;

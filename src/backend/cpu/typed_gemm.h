@@ -1,21 +1,22 @@
 #pragma once
 // Products with weights kept in their stored type (f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K):
 // gemm.h's gemm_nt sends a GemmArgs whose `weight` is not float32 here, per thread block of
-// output columns. One activation row (decoding): each weight row is decoded once into an L1
-// buffer and dotted with the activation row, so W is streamed once in its compact form. More
-// rows: tiles of W rows are decoded into float32 and multiplied by oneDNN's sgemm.
+// output columns. Tiles of W rows are decoded into float32 (AVX-512 decoders) and multiplied
+// by oneDNN's sgemm; W is read once, in its compact form, for any number of activation rows.
+// A row-dot path (each weight row decoded into an L1 buffer and dotted with each activation
+// row) is kept for dot_rows > 0, but measured slower than the tiles even for one row.
 #include <cstdint>
 
 #include "gemm.h"
 
 namespace layerlab::cpu {
 
-// Tuning, measured by bench/quant/bench_typed_linear.cpp (docs/BENCHMARKS.md), which sets them:
-// with one activation row both paths take the same time; from two rows the tiles win (oneDNN's
-// kernels reuse each decoded tile for every row); and each sgemm call re-packs A, so the tiles
-// are large: about 4 MB of float32 (256 rows of 4096), which measured 1.5-2x faster than 64 rows.
+// Tuning, measured by bench/quant/bench_typed_linear.cpp --tiles (docs/BENCHMARKS.md): for one
+// activation row the tiles took 0.75-0.9x the row-dot time, from two rows about half (oneDNN
+// reuses each decoded tile for every row); each sgemm call re-packs A, so tiles are large:
+// about 1M values of float32 (256 rows of 4096), 1.3-1.6x faster than 64-row tiles at 128 rows.
 struct TypedGemmTuning {
-  int64_t dot_rows = 1;     // up to this many activation rows take the row-dot path
+  int64_t dot_rows = 0;     // up to this many activation rows take the row-dot path
   int64_t tile_rows = 0;    // weight rows decoded per sgemm call; 0: 1M values' worth (16 at least)
 };
 TypedGemmTuning& typed_gemm_tuning();
