@@ -1,5 +1,6 @@
 // layerlab info --model DIR: what the folder holds.
 #include <cstdio>
+#include <string>
 
 #include "commands.h"
 #include "model_args.h"
@@ -32,6 +33,10 @@ int cmd_info(const Argv& argv) {
   std::printf("parameters    %lld (%.2fM)\n", static_cast<long long>(model->parameter_count()),
               model->parameter_count() / 1e6);
   std::printf("dtype         %s (computed in float32)\n", c.weight_dtype.c_str());
+  std::string types;
+  for (const auto& [type, values] : model->resident_types())
+    types += (types.empty() ? "" : ", ") + type + " " + std::to_string(values);
+  std::printf("resident      %.2f MB (values by type: %s)\n", model->resident_bytes() / 1e6, types.c_str());
   for (const auto& f : model->files())
     std::printf("file          %s (%.2f MB)\n", f.path.c_str(), f.bytes / 1e6);
   return 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layerlab/large_buffer.h"
@@ -132,6 +133,14 @@ struct CheckpointFile {
   uint64_t bytes = 0;
 };
 
+// How load_model stores weights.
+struct LoadOptions {
+  // Keep 2-D weight matrices in their stored type (safetensors F16 / BF16) instead of converting
+  // them to float32: half the memory, products read them directly (CPU) or convert on upload
+  // (CUDA). Vectors (norms, biases, gains) are float32 either way.
+  bool keep_dtype = true;
+};
+
 class Model {
  public:
   const ModelConfig& config() const { return config_; }
@@ -140,6 +149,8 @@ class Model {
   const std::vector<CheckpointFile>& files() const { return files_; }
   int64_t parameter_count() const { return parameter_count_; }
   int64_t resident_bytes() const { return resident_bytes_; }  // weights held in memory
+  // Parameters held in each stored type, e.g. {"f16": 27.9M, "f32": 0.01M}.
+  std::vector<std::pair<std::string, int64_t>> resident_types() const;
 
   // Internal: uninitialised storage for a [rows, cols] weight that the loader fills through
   // the returned pointer; `out` describes it.
@@ -148,7 +159,7 @@ class Model {
   void* allocate_raw(WeightType type, int64_t rows, int64_t cols, Param& out);
 
  private:
-  friend std::unique_ptr<Model> load_model(const std::string& dir);
+  friend std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& options);
   ModelConfig config_;
   ModelWeights weights_;
   std::string dir_;
@@ -156,11 +167,13 @@ class Model {
   int64_t parameter_count_ = 0;
   int64_t resident_bytes_ = 0;
   std::vector<FloatArray> arrays_;
+  int64_t type_values_[8] = {};  // values held per WeightType
 };
 
 // Loads a Hugging Face model folder: config.json + model.safetensors (or a sharded
-// model.safetensors.index.json). Weights are converted to float32 (from F32/F16/BF16).
-std::unique_ptr<Model> load_model(const std::string& dir);
+// model.safetensors.index.json). Matrices stay in their stored F32 / F16 / BF16 (options), or
+// are converted to float32 like every vector.
+std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& options = {});
 
 const char* activation_name(Activation a);
 

@@ -82,6 +82,12 @@ void Checkpoint::read_into(const std::string& name, const std::vector<int64_t>& 
   files_[where_.at(name)]->read_f32_into(name, out);
 }
 
+const uint8_t* Checkpoint::bytes(const std::string& name, const std::vector<int64_t>& shape) const {
+  check_shape(name, shape);
+  const SafetensorsFile& f = *files_[where_.at(name)];
+  return f.bytes(f.get(name));
+}
+
 int Checkpoint::layer_count() const {
   int count = 0;
   for (const auto& [name, _] : where_)
@@ -124,7 +130,7 @@ int64_t Checkpoint::float_numel() const {
   return n;
 }
 
-// Every weight is converted straight into its final storage (no zero fill, no intermediate
+// Every weight is converted (or, kept in its stored type, copied) straight into its final storage (no zero fill, no intermediate
 // copies): loading a 7B checkpoint is then bounded by memory bandwidth, not page faults.
 Param WeightLoader::vector(const std::string& name, int64_t n) {
   ck_.check_shape(name, {n});
@@ -133,22 +139,61 @@ Param WeightLoader::vector(const std::string& name, int64_t n) {
   return p;
 }
 
+WeightType WeightLoader::kept_type(const std::vector<std::string>& names) const {
+  if (!keep_dtype_ || names.empty()) return WeightType::F32;
+  const DType first = ck_.info(names[0]).dtype;
+  for (const auto& n : names)
+    if (ck_.info(n).dtype != first) return WeightType::F32;  // mixed: one float32 matrix
+  return first == DType::F16 ? WeightType::F16 : first == DType::BF16 ? WeightType::BF16 : WeightType::F32;
+}
+
+namespace {
+
+// A large copy split over the threads (a 7B checkpoint's matrices are gigabytes).
+void parallel_copy(uint8_t* dst, const uint8_t* src, size_t bytes) {
+  constexpr size_t kChunk = size_t(1) << 22;
+  const int64_t chunks = int64_t((bytes + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t i = 0; i < chunks; ++i) {
+    const size_t at = size_t(i) * kChunk;
+    std::memcpy(dst + at, src + at, std::min(kChunk, bytes - at));
+  }
+}
+
+}  // namespace
+
 Param WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
   ck_.check_shape(name, {rows, cols});
   Param p;
+  const WeightType t = kept_type({name});
+  if (t != WeightType::F32) {
+    void* dst = model_.allocate_raw(t, rows, cols, p);
+    parallel_copy(static_cast<uint8_t*>(dst), ck_.bytes(name, {rows, cols}), size_t(rows * cols) * 2);
+    return p;
+  }
   ck_.read_into(name, {rows, cols}, model_.allocate(rows, cols, p));
   return p;
 }
 
 Param WeightLoader::matrix_transposed(const std::string& name, int64_t rows, int64_t cols) {
   ck_.check_shape(name, {cols, rows});
+  constexpr int64_t kTile = 64;  // tiles of 64 x 64 so both sides stay in cache
+  if (const WeightType t = kept_type({name}); t != WeightType::F32) {
+    Param p;
+    auto* dst = static_cast<uint16_t*>(model_.allocate_raw(t, rows, cols, p));
+    const uint8_t* in = ck_.bytes(name, {cols, rows});  // 16-bit values, possibly unaligned
+#pragma omp parallel for collapse(2) schedule(static) if (rows * cols >= (int64_t(1) << 20))
+    for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+      for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+        for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+          for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) std::memcpy(dst + r * cols + c, in + 2 * (c * rows + r), 2);
+    return p;
+  }
   FloatArray src(static_cast<size_t>(rows * cols));
   ck_.read_into(name, {cols, rows}, src.data());
   Param p;
   float* dst = model_.allocate(rows, cols, p);
   const float* in = src.data();
-  // Tiles of 64 x 64 so both sides stay in cache.
-  constexpr int64_t kTile = 64;
 #pragma omp parallel for collapse(2) schedule(static) if (rows * cols >= (int64_t(1) << 20))
   for (int64_t r0 = 0; r0 < rows; r0 += kTile)
     for (int64_t c0 = 0; c0 < cols; c0 += kTile)
@@ -165,6 +210,15 @@ Param WeightLoader::rows_concat(const std::vector<std::string>& names, const std
     total += rows[i];
   }
   Param p;
+  if (const WeightType t = kept_type(names); t != WeightType::F32) {
+    auto* out = static_cast<uint8_t*>(model_.allocate_raw(t, total, cols, p));
+    for (size_t i = 0; i < names.size(); ++i) {
+      const size_t bytes = size_t(rows[i] * cols) * 2;
+      parallel_copy(out, ck_.bytes(names[i], {rows[i], cols}), bytes);
+      out += bytes;
+    }
+    return p;
+  }
   float* dst = model_.allocate(total, cols, p);
   for (size_t i = 0; i < names.size(); ++i) {
     ck_.read_into(names[i], {rows[i], cols}, dst);

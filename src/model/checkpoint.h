@@ -28,6 +28,8 @@ class Checkpoint {
   std::vector<float> read(const std::string& name, const std::vector<int64_t>& shape) const;
   // The same written into `out` (as many floats as the shape holds).
   void read_into(const std::string& name, const std::vector<int64_t>& shape, float* out) const;
+  // The tensor's stored bytes (inside the file mapping), after checking its shape.
+  const uint8_t* bytes(const std::string& name, const std::vector<int64_t>& shape) const;
   std::vector<CheckpointFile> files() const;
   std::string float_dtype() const;  // dtype of most floating-point tensors
   int64_t float_numel() const;      // parameters stored in the checkpoint
@@ -41,7 +43,9 @@ class Checkpoint {
 // Loader helpers shared by the family files: read, reshape, transpose, concatenate rows.
 class WeightLoader {
  public:
-  WeightLoader(const Checkpoint& ck, Model& model) : ck_(ck), model_(model) {}
+  // keep_dtype: matrices stored as F16 / BF16 stay in that type (LoadOptions::keep_dtype).
+  WeightLoader(const Checkpoint& ck, Model& model, bool keep_dtype = false)
+      : ck_(ck), model_(model), keep_dtype_(keep_dtype) {}
   Param vector(const std::string& name, int64_t n);
   Param matrix(const std::string& name, int64_t rows, int64_t cols);
   // Stored as [cols, rows] (GPT-2 Conv1D); returned in [rows, cols] layout.
@@ -52,8 +56,12 @@ class WeightLoader {
   bool has(const std::string& name) const { return ck_.has(name); }
 
  private:
+  // The type a matrix made of these tensors is kept in: their common F16 / BF16, else F32.
+  WeightType kept_type(const std::vector<std::string>& names) const;
+
   const Checkpoint& ck_;
   Model& model_;
+  bool keep_dtype_ = false;
 };
 
 }  // namespace layerlab

@@ -14,6 +14,7 @@ float* Model::allocate(int64_t rows, int64_t cols, Param& out) {
   arrays_.emplace_back(static_cast<size_t>(rows * cols));
   out = Param{arrays_.back().data(), rows, cols};
   resident_bytes_ += rows * cols * 4;
+  type_values_[int(WeightType::F32)] += rows * cols;
   return arrays_.back().data();
 }
 
@@ -27,7 +28,15 @@ void* Model::allocate_raw(WeightType type, int64_t rows, int64_t cols, Param& ou
   out.rows = rows;
   out.cols = cols;
   resident_bytes_ += bytes;
+  type_values_[int(type)] += rows * cols;
   return arrays_.back().data();
+}
+
+std::vector<std::pair<std::string, int64_t>> Model::resident_types() const {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (int t = 0; t < 8; ++t)
+    if (type_values_[t]) out.emplace_back(weight_type_name(WeightType(t)), type_values_[t]);
+  return out;
 }
 
 const char* activation_name(Activation a) {
@@ -80,7 +89,7 @@ void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
   if (params > 1e12) fail(cfg.path(), "sizes imply " + std::to_string(params) + " parameters; refusing");
 }
 
-std::unique_ptr<Model> load_model(const std::string& dir) {
+std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& options) {
   if (!is_directory(dir)) fail(dir, "not a directory (expected a Hugging Face model folder)");
   // A folder written by `layerlab train` for non-GPT-2 blocks has layerlab_config.json instead.
   const bool trained = file_exists(dir + "/layerlab_config.json");
@@ -110,7 +119,7 @@ std::unique_ptr<Model> load_model(const std::string& dir) {
     fail(cfg_path, "the checkpoint holds " + std::to_string(ck.layer_count()) + " layers but the config says " +
                        std::to_string(c.n_layer) + " (num_hidden_layers / n_layer)");
   c.weight_dtype = ck.float_dtype();
-  WeightLoader loader(ck, *model);
+  WeightLoader loader(ck, *model, options.keep_dtype);
   family->load_weights(loader, c, model->weights_);
   model->files_ = ck.files();
   model->parameter_count_ = ck.float_numel();

@@ -210,8 +210,14 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
       for (int i = 0; i < d; ++i) row.push_back(r3(v[i]));
       vec.push_back(std::move(row));
       nrm.push_back(r3(norm(v, d)));
-      if (w.tok_emb) tok_n.push_back(r3(norm(w.tok_emb.data + int64_t(ids[t]) * w.tok_emb.cols, int(w.tok_emb.cols))));
-      if (w.pos_emb) pos_n.push_back(r3(norm(w.pos_emb.data + int64_t(t) * w.pos_emb.cols, int(w.pos_emb.cols))));
+      // Embedding rows in whatever type the weights are stored in.
+      auto row_norm = [&](const Param& table, int64_t r) {
+        std::vector<float> e(size_t(table.cols));
+        dequantize_rows(table, r, 1, e.data());
+        return r3(norm(e.data(), int(table.cols)));
+      };
+      if (w.tok_emb) tok_n.push_back(row_norm(w.tok_emb, ids[t]));
+      if (w.pos_emb) pos_n.push_back(row_norm(w.pos_emb, t));
     }
     out["embedding"] = {{"vectors", std::move(vec)}, {"norm", std::move(nrm)}, {"token_norm", std::move(tok_n)},
                         {"position_norm", std::move(pos_n)}};
@@ -263,7 +269,7 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t n = std::min(chunk, rows - r0);
     logits.resize(size_t(n) * vocab);
-    cpu::gemm_nt(n, vocab, d, {lens_rows.data() + r0 * d, w.head_w.data, w.head_b.data, logits.data()});
+    cpu::gemm_nt(n, vocab, d, cpu::weight_product(lens_rows.data() + r0 * d, w.head_w, w.head_b.data, logits.data()));
     // Per-row reductions in parallel; the JSON is built serially below.
     std::vector<double> lse_rows(n);
     std::vector<std::vector<int>> top_rows(n);

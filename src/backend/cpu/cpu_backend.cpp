@@ -34,6 +34,15 @@ class CpuBackend : public Backend {
   bool supports_inspection() const override { return true; }
   void set_inspector(Inspector* inspector) override { ops_.set_inspector(inspector); }
 
+  // row += row r of an embedding table, whatever its stored type.
+  void add_row(const Param& table, int64_t r, float* row) {
+    const int d = cfg_.d_model;
+    if (table.is_f32()) return cpu::add_inplace(row, table.data + r * d, d);
+    emb_row_.resize(d);
+    dequantize_rows(table, r, 1, emb_row_.data());
+    cpu::add_inplace(row, emb_row_.data(), d);
+  }
+
   std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int tokens, int pos0) override {
     auto h = std::make_unique<CpuHidden>();
     const int d = cfg_.d_model;
@@ -42,10 +51,9 @@ class CpuBackend : public Backend {
     for (int b = 0; b < batch; ++b)
       for (int t = 0; t < tokens; ++t) {
         float* row = h->data.data() + (int64_t(b) * tokens + t) * d;
-        const float* tok = w_.tok_emb.data + int64_t(ids[size_t(b) * tokens + t]) * d;
-        std::memcpy(row, tok, sizeof(float) * d);
-        if (w_.pos_emb) cpu::add_inplace(row, w_.pos_emb.data + int64_t(pos0 + t) * d, d);
-        if (w_.type_emb) cpu::add_inplace(row, w_.type_emb.data, d);  // token type 0
+        dequantize_rows(w_.tok_emb, ids[size_t(b) * tokens + t], 1, row);  // any stored type
+        if (w_.pos_emb) add_row(w_.pos_emb, pos0 + t, row);
+        if (w_.type_emb) add_row(w_.type_emb, 0, row);  // token type 0
       }
     if (w_.emb_ln_w) cpu::layer_norm(h->data.data(), h->data.data(), h->rows(), d, w_.emb_ln_w.data, w_.emb_ln_b.data, cfg_.norm_eps);
     return h;
@@ -63,7 +71,7 @@ class CpuBackend : public Backend {
     auto y = std::make_unique<CpuHidden>(x);
     const int d = cfg_.d_model;
     if (cfg_.has_mlm_head) {
-      cpu::gemm_nt(x.rows(), d, d, {x.data.data(), w_.mlm_dense_w.data, w_.mlm_dense_b.data, y->data.data()});
+      cpu::gemm_nt(x.rows(), d, d, cpu::weight_product(x.data.data(), w_.mlm_dense_w, w_.mlm_dense_b.data, y->data.data()));
       ops_.activate_rows(y->data.data(), y->data.size());
       cpu::layer_norm(y->data.data(), y->data.data(), y->rows(), d, w_.final_w.data, w_.final_b.data, cfg_.norm_eps);
     } else {
@@ -75,7 +83,7 @@ class CpuBackend : public Backend {
   void logits(const Hidden& normed, int64_t row_begin, int64_t count, float* out) override {
     const CpuHidden& x = as_cpu(normed);
     cpu::gemm_nt(count, cfg_.vocab, cfg_.d_model,
-                 {x.data.data() + row_begin * cfg_.d_model, w_.head_w.data, w_.head_b.data, out});
+                 cpu::weight_product(x.data.data() + row_begin * cfg_.d_model, w_.head_w, w_.head_b.data, out));
   }
 
   std::unique_ptr<KvCache> make_cache(const Plan& plan, int batch, int capacity) override {
@@ -97,6 +105,7 @@ class CpuBackend : public Backend {
   const ModelConfig& cfg_;
   const ModelWeights& w_;
   cpu::CpuLayerOps ops_{cfg_};
+  std::vector<float> emb_row_;
 };
 
 }  // namespace

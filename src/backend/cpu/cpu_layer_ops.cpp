@@ -62,7 +62,7 @@ void CpuLayerOps::norm(Ref in, Ref out, const Param& w, const Param& b) {
   norm_rows(ptr(in), ptr(out), int64_t(batch_) * tokens_, w, b);
 }
 
-// Products with W go to oneDNN in one batch (straight into the output when there is no gain);
+// Products with W go to oneDNN in one batch (typed weights through typed_gemm.h) (straight into the output when there is no gain);
 // gains and identities are applied after, row by row.
 void CpuLayerOps::linear(int n, int k, int col, const std::vector<LinearCall>& calls) {
   const int64_t R = int64_t(batch_) * tokens_;
@@ -77,9 +77,9 @@ void CpuLayerOps::linear(int n, int k, int col, const std::vector<LinearCall>& c
     const bool direct = !present(c.gain);
     const float* bias = present(c.bias) ? c.bias->data : nullptr;
     if (direct)
-      batch.push_back({ptr(c.in), c.w->data, bias, ptr(c.out) + col, width(c.in.buf), width(c.out.buf), c.accumulate});
+      batch.push_back(weight_product(ptr(c.in), *c.w, bias, ptr(c.out) + col, width(c.in.buf), width(c.out.buf), c.accumulate));
     else
-      batch.push_back({ptr(c.in), c.w->data, bias, tmp + i * R * n, width(c.in.buf), n, false});
+      batch.push_back(weight_product(ptr(c.in), *c.w, bias, tmp + i * R * n, width(c.in.buf), n, false));
   }
   if (!batch.empty()) gemm_nt_batched(R, n, k, batch);
   for (int i = 0; i < C; ++i) {

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "layerlab/error.h"
+#include "layerlab/model.h"
+#include "typed_gemm.h"
 
 namespace layerlab::cpu {
 
@@ -21,8 +23,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 
 namespace {
 
+bool typed(const GemmArgs& g) { return g.weight && !g.weight->is_f32(); }
+
 // One thread's share: C[:, n0:n1] of C = A W^T (+ bias).
 void gemm_nt_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const GemmArgs& g, int64_t lda, int64_t ldc) {
+  if (typed(g)) return typed_gemm_columns(m, n0, n1, k, g, lda, ldc);
   float beta = g.accumulate ? 1.0f : 0.0f;
   if (g.bias) {
     // Seed C with the bias (added to what is there when accumulating), then accumulate.
@@ -30,19 +35,31 @@ void gemm_nt_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const GemmArg
       for (int64_t j = n0; j < n1; ++j) g.c[i * ldc + j] = (g.accumulate ? g.c[i * ldc + j] : 0.0f) + g.bias[j];
     beta = 1.0f;
   }
-  sgemm(false, true, m, n1 - n0, k, 1.0f, g.a, lda, g.w + n0 * k, k, beta, g.c + n0, ldc);
+  const float* w = g.weight ? g.weight->data : g.w;
+  sgemm(false, true, m, n1 - n0, k, 1.0f, g.a, lda, w + n0 * k, k, beta, g.c + n0, ldc);
 }
 
 }  // namespace
 
+GemmArgs weight_product(const float* a, const Param& p, const float* bias, float* c, int64_t lda, int64_t ldc,
+                        bool accumulate) {
+  GemmArgs g{a, p.data, bias, c, lda, ldc, accumulate};
+  g.weight = &p;
+  return g;
+}
+
 void gemm_nt(int64_t m, int64_t n, int64_t k, const GemmArgs& g) {
+  if (g.weight && (g.weight->rows != n || g.weight->cols != k))
+    throw Error("CPU matrix product: weight of " + std::to_string(g.weight->rows) + "x" +
+                std::to_string(g.weight->cols) + " used as " + std::to_string(n) + "x" + std::to_string(k));
   const int64_t lda = g.lda ? g.lda : k, ldc = g.ldc ? g.ldc : n;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // Each thread takes a block of output columns (weight rows) and runs a single-threaded product
   // on it: faster than oneDNN's own partitioning at these shapes (1.2-1.9x at 128 rows on 2
   // cores, most for the MLP down-projection), and each thread streams only its share of W.
   // Narrow blocks (many threads, small n) make poor panels: oneDNN's own threading takes those.
-  constexpr int64_t kColumnAlign = 16, kMinColumns = 64;
+  // Typed weights have no oneDNN threading to fall back on: they split down to 16 columns.
+  const int64_t kColumnAlign = 16, kMinColumns = typed(g) ? 16 : 64;
   auto columns_per_thread = [&](int team) {
     return ((n + team - 1) / team + kColumnAlign - 1) / kColumnAlign * kColumnAlign;
   };

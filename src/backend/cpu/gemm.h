@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace layerlab {
+struct Param;
+}
+
 namespace layerlab::cpu {
 
 // Row-major C[m, n] = alpha * op(A) op(B) + beta * C, op(X) = X or X^T.
@@ -20,7 +24,14 @@ struct GemmArgs {
   float* c;         // [m, n], leading dimension ldc (default n)
   int64_t lda = 0, ldc = 0;
   bool accumulate = false;  // C += A W^T instead of C = A W^T
+  // W as a stored weight: when set and not float32, W is read from its blocks (typed_gemm.h)
+  // and `w` is ignored; when float32, weight->data is used.
+  const Param* weight = nullptr;
 };
+
+// The GemmArgs for W = p in whatever type p is stored.
+GemmArgs weight_product(const float* a, const Param& p, const float* bias, float* c, int64_t lda = 0,
+                        int64_t ldc = 0, bool accumulate = false);
 
 // C[m, n] = A[m, k] * W[n, k]^T (+ bias): the PyTorch Linear layout.
 void gemm_nt(int64_t m, int64_t n, int64_t k, const GemmArgs& g);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "backend/readout.h"
 #include "layerlab/plan.h"
@@ -144,7 +145,7 @@ std::unique_ptr<KvCache> CudaBackend::make_cache(const Plan& plan, int batch, in
 const void* CudaBackend::lookup(const Param& p, bool as_dtype) const {
   if (!p) return nullptr;
   for (const auto& u : params_)
-    if (u.host == p.data && u.as_dtype == as_dtype) return u.buf.get();
+    if (u.host == p.raw && u.as_dtype == as_dtype) return u.buf.get();
   fail("cuda backend", "internal: parameter not uploaded");
 }
 
@@ -152,27 +153,35 @@ const void* CudaBackend::lookup(const Param& p, bool as_dtype) const {
 void CudaBackend::put(const Param& p, bool as_dtype) {
   if (!p) return;
   for (const auto& u : params_)
-    if (u.host == p.data && u.as_dtype == as_dtype) return;
+    if (u.host == p.raw && u.as_dtype == as_dtype) return;
   const size_t n = size_t(p.rows) * p.cols;
   const size_t es = as_dtype ? elem_size(dt_) : 4;
   DevBuf buf(n * es, as_dtype ? "model weights" : "model weights (float32 vectors and embeddings)");
-  if (es == 4) {
-    CK(cudaMemcpy(buf.get(), p.data, n * 4, cudaMemcpyHostToDevice));
-  } else {
-    // Stage float32 through a device buffer and convert there.
-    const size_t chunk = size_t(16) << 20;
-    staging_.ensure(std::min(n, chunk) * 4, "weight upload staging");
-    for (size_t i = 0; i < n; i += chunk) {
-      const size_t c = std::min(chunk, n - i);
-      CK(cudaMemcpy(staging_.get(), p.data + i, c * 4, cudaMemcpyHostToDevice));
-      dispatch(dt_, [&](auto tag) {
-        using T = decltype(tag);
-        convert_kernel<T><<<blocks_for(c, 256), 256>>>(staging_.as<float>(), buf.as<T>() + i, int64_t(c));
-      });
-      CK_LAUNCH("convert_kernel (weights)");
+  // A slice of rows at a time (about 16M values): non-float32 weights are dequantized into a
+  // host buffer of that size; a compute dtype other than float32 converts on the device.
+  const size_t cols = size_t(p.cols), chunk_rows = std::max<size_t>(1, (size_t(16) << 20) / std::max<size_t>(1, cols));
+  std::vector<float> host;
+  for (size_t r0 = 0; r0 < size_t(p.rows); r0 += chunk_rows) {
+    const size_t rows = std::min(chunk_rows, size_t(p.rows) - r0), i = r0 * cols, c = rows * cols;
+    const float* src = p.data ? p.data + i : nullptr;
+    if (!p.is_f32()) {
+      host.resize(c);
+      dequantize_rows(p, int64_t(r0), int64_t(rows), host.data());
+      src = host.data();
     }
+    if (es == 4) {
+      CK(cudaMemcpy(buf.as<float>() + i, src, c * 4, cudaMemcpyHostToDevice));
+      continue;
+    }
+    staging_.ensure(c * 4, "weight upload staging");
+    CK(cudaMemcpy(staging_.get(), src, c * 4, cudaMemcpyHostToDevice));
+    dispatch(dt_, [&](auto tag) {
+      using T = decltype(tag);
+      convert_kernel<T><<<blocks_for(c, 256), 256>>>(staging_.as<float>(), buf.as<T>() + i, int64_t(c));
+    });
+    CK_LAUNCH("convert_kernel (weights)");
   }
-  params_.push_back({p.data, as_dtype, std::move(buf)});
+  params_.push_back({p.raw, as_dtype, std::move(buf)});
 }
 
 

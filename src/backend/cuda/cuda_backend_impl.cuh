@@ -100,9 +100,11 @@ class CudaBackend : public Backend, public LayerOps {
 
   // Uploaded parameters, keyed by (host pointer, stored in the compute dtype or float32):
   // matrices used in products are stored in the compute dtype; vectors and embedding tables
-  // in float32 (a tied head is the embedding table: one copy of each kind).
+  // in float32 (a tied head is the embedding table: one copy of each kind). Weights stored in
+  // another type (f16 / bf16 kept by the loader, GGUF blocks) are dequantized to float32 on the
+  // host first (put), so the kernels see the same buffers either way.
   struct Uploaded {
-    const float* host;
+    const void* host;  // Param::raw
     bool as_dtype;
     DevBuf buf;
   };
