@@ -202,19 +202,36 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
   auto x = s.runner().embed(ids, 1);
   std::vector<float> prev = x->to_host();
   {
+    // The input vector and its parts: the token's row of the embedding table and, with learned
+    // positions, the position's row (Llama has none: RoPE rotates Q and K inside attention).
     json vec = json::array(), nrm = json::array(), tok_n = json::array(), pos_n = json::array();
+    json tok_v = json::array(), pos_v = json::array();
     const ModelWeights& w = s.model().weights();
+    auto row_of = [](const float* v, int n) {
+      json row = json::array();
+      for (int i = 0; i < n; ++i) row.push_back(r3(v[i]));
+      return row;
+    };
     for (int t = 0; t < T; ++t) {
       const float* v = prev.data() + size_t(t) * d;
-      json row = json::array();
-      for (int i = 0; i < d; ++i) row.push_back(r3(v[i]));
-      vec.push_back(std::move(row));
+      vec.push_back(row_of(v, d));
       nrm.push_back(r3(norm(v, d)));
-      if (w.tok_emb) tok_n.push_back(r3(norm(w.tok_emb.data + int64_t(ids[t]) * w.tok_emb.cols, int(w.tok_emb.cols))));
-      if (w.pos_emb) pos_n.push_back(r3(norm(w.pos_emb.data + int64_t(t) * w.pos_emb.cols, int(w.pos_emb.cols))));
+      if (w.tok_emb) {
+        const float* e = w.tok_emb.data + int64_t(ids[t]) * w.tok_emb.cols;
+        tok_n.push_back(r3(norm(e, int(w.tok_emb.cols))));
+        tok_v.push_back(row_of(e, int(w.tok_emb.cols)));
+      }
+      if (w.pos_emb) {
+        const float* e = w.pos_emb.data + int64_t(t) * w.pos_emb.cols;
+        pos_n.push_back(r3(norm(e, int(w.pos_emb.cols))));
+        pos_v.push_back(row_of(e, int(w.pos_emb.cols)));
+      }
     }
+    const bool rope = cfg.positions == Positions::Rope;
     out["embedding"] = {{"vectors", std::move(vec)}, {"norm", std::move(nrm)}, {"token_norm", std::move(tok_n)},
-                        {"position_norm", std::move(pos_n)}};
+                        {"position_norm", std::move(pos_n)}, {"token_vectors", std::move(tok_v)},
+                        {"position_vectors", std::move(pos_v)}, {"positions", rope ? "rope" : "learned"},
+                        {"rope_theta", rope ? cfg.rope.theta : 0.0}, {"rope_type", rope ? cfg.rope.type : ""}};
   }
 
   json steps = json::array();

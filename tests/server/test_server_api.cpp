@@ -312,7 +312,7 @@ TEST_F(ServerApi, BadInputsGetClearErrorsAndTheServerStaysUp) {
     expect_error(ep, R"({"ids": [1, 99999999]})", 400, "outside the vocabulary");
     expect_error(ep, R"({"ids": ["a"]})", 400, "not an integer");
     expect_error(ep, R"({"ids": []})", 400, "empty");
-    expect_error(ep, "{\"ids\": " + huge_ids + "}", 400, "the limit is 128");
+    expect_error(ep, "{\"ids\": " + huge_ids + "}", 400, "the limit is 512");
     expect_error(ep, json{{"text", big_text}}.dump(), 400, "limit");
   }
   for (const char* ep : {"/api/forward", "/api/predict", "/api/compare", "/api/generate"}) {
