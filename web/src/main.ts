@@ -232,10 +232,10 @@ async function run(newPlan = false) {
   const text = ($('prompt') as HTMLTextAreaElement).value;
   if (!text) { setStatus('type a prompt first', true); return; }
   setStatus('running…');
+  if (text !== runPrompt || newPlan) clearStale();  // before awaiting: output started later stays
   const T = temperature(), k = topK();
   const full = await guard('forward', () => api.forward(text, 'full', T, k));
   if (!full) return;
-  if (text !== runPrompt || newPlan) clearStale();
   fullRun = full;
   planRun = null;
   comparison = null;
@@ -263,7 +263,6 @@ async function applyPlan() {
   preview.classList.remove('error');
   preview.textContent = `applied plan: ${p.text} (${p.steps} steps, ${p.applications} layer applications)`;
   appliedPlan = plan;
-  clearStale();
   await run(true);
 }
 
