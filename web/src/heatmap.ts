@@ -5,7 +5,8 @@
 export type CellColour = (v: number, row: number, col: number) => string;
 
 export interface HeatmapOptions {
-  cell: number;                                   // pixels per cell
+  cell: number;                                   // pixels per cell (its width, and its height unless cellH)
+  cellH?: number;                                 // pixels per row, for matrices much wider than tall
   colour: CellColour;
   rowLabels?: string[];
   colLabels?: string[];
@@ -39,7 +40,7 @@ export class Heatmap {
   // Cell under a client point (CSS pixels; the canvas is drawn at device resolution).
   cellAt(x: number, y: number): [number, number] {
     const r = this.canvas.getBoundingClientRect();
-    return [Math.floor((y - r.top - this.top) / this.opt.cell), Math.floor((x - r.left - this.left) / this.opt.cell)];
+    return [Math.floor((y - r.top - this.top) / this.rowH()), Math.floor((x - r.left - this.left) / this.opt.cell)];
   }
 
   setData(rows: number[][], cols?: number) {
@@ -54,7 +55,7 @@ export class Heatmap {
     this.left = width(this.opt.rowLabels);
     this.top = width(this.opt.colLabels);
     const c = this.opt.cell;
-    const w = Math.max(1, this.left + this.cols * c), h = Math.max(1, this.top + rows.length * c);
+    const w = Math.max(1, this.left + this.cols * c), h = Math.max(1, this.top + rows.length * this.rowH());
     const dpr = window.devicePixelRatio || 1;
     this.canvas.width = Math.round(w * dpr);
     this.canvas.height = Math.round(h * dpr);
@@ -64,12 +65,14 @@ export class Heatmap {
     this.canvas.dataset.left = String(this.left);
     this.canvas.dataset.top = String(this.top);
     this.canvas.dataset.cell = String(c);
+    this.canvas.dataset.cellH = String(this.rowH());
     this.draw();
   }
 
   highlight(row: number, col: number) { this.highlightRow = row; this.highlightCol = col; this.draw(); }
 
-  private every() { return Math.max(1, Math.ceil(LINE / Math.max(1, this.opt.cell))); }
+  private rowH() { return this.opt.cellH ?? this.opt.cell; }
+  private every() { return Math.max(1, Math.ceil(LINE / Math.max(1, this.opt.cellH ?? this.opt.cell))); }
   private label(labels: string[], i: number) {
     const t = labels[i] ?? '';
     const s = t.length > 12 ? t.slice(0, 11) + '…' : t;
@@ -81,14 +84,14 @@ export class Heatmap {
     if (!ctx) return;
     const dpr = window.devicePixelRatio || 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const c = this.opt.cell, L = this.left, Tp = this.top;
+    const c = this.opt.cell, ch = this.rowH(), L = this.left, Tp = this.top;
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
     ctx.fillStyle = '#f3f3f3';
-    ctx.fillRect(L, Tp, this.cols * c, this.rows.length * c);
+    ctx.fillRect(L, Tp, this.cols * c, this.rows.length * ch);
     this.rows.forEach((row, i) => row.forEach((v, j) => {
       ctx.fillStyle = this.opt.colour(v, i, j);
-      ctx.fillRect(L + j * c, Tp + i * c, c, c);
+      ctx.fillRect(L + j * c, Tp + i * ch, c, ch);
     }));
     ctx.font = FONT;
     ctx.textBaseline = 'middle';
@@ -98,7 +101,7 @@ export class Heatmap {
       ctx.textAlign = 'right';
       for (let i = 0; i < this.rows.length; i += step) {
         ctx.fillStyle = i === this.highlightRow ? '#e0301e' : '#333';
-        ctx.fillText(this.label(rowLabels, i), L - 4, Tp + (i + 0.5) * c);
+        ctx.fillText(this.label(rowLabels, i), L - 4, Tp + (i + 0.5) * ch);
       }
     }
     if (colLabels) {
@@ -106,7 +109,8 @@ export class Heatmap {
       ctx.translate(L, Tp);
       ctx.rotate(-Math.PI / 2);
       ctx.textAlign = 'left';
-      for (let j = 0; j < this.cols; j += step) {
+      const colStep = Math.max(1, Math.ceil(LINE / Math.max(1, c)));
+      for (let j = 0; j < this.cols; j += colStep) {
         ctx.fillStyle = j === this.highlightCol ? '#e0301e' : '#333';
         ctx.fillText(this.label(colLabels, j), 4, (j + 0.5) * c);
       }
@@ -115,8 +119,8 @@ export class Heatmap {
     // Hover: the query row and key column outlined in a colour no cell has.
     ctx.strokeStyle = '#e0301e';
     ctx.lineWidth = Math.max(1, Math.min(2, c / 3));
-    const w = this.cols * c, h = this.rows.length * c;
-    if (this.highlightRow >= 0) ctx.strokeRect(L + 0.5, Tp + this.highlightRow * c + 0.5, w - 1, c - 1);
+    const w = this.cols * c, h = this.rows.length * ch;
+    if (this.highlightRow >= 0) ctx.strokeRect(L + 0.5, Tp + this.highlightRow * ch + 0.5, w - 1, ch - 1);
     if (this.highlightCol >= 0) ctx.strokeRect(L + this.highlightCol * c + 0.5, Tp + 0.5, c - 1, h - 1);
   }
 }

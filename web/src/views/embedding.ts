@@ -6,35 +6,34 @@ import { $, el, show } from '../dom';
 import { Heatmap, cellFor } from '../heatmap';
 import { divergingLegend, divergingRamp, legendElement, robustMax } from '../scales';
 
-function map(title: string, rows: number[][], m: number, labels: string[], cell: number) {
+function map(title: string, rows: number[][], m: number, labels: string[], cell: number, cellH: number) {
   const box = el('div', 'head');
   box.append(el('div', 'step-title', title));
   const canvas = document.createElement('canvas');
   canvas.className = 'embedding-canvas';
   box.append(canvas);
-  new Heatmap(canvas, { cell, colour: (v) => divergingRamp(v / m), rowLabels: labels }).setData(rows);
+  new Heatmap(canvas, { cell, cellH, colour: (v) => divergingRamp(v / m), rowLabels: labels }).setData(rows);
   return box;
 }
 
 export function renderEmbedding(run: ForwardResult, info: Info | null) {
   const e = run.embedding;
-  const labels = run.tokens.map((t, i) => `${show(t.text)}`.slice(0, 10) + ` @${i}`);
+  const labels = run.tokens.map((t) => show(t.text));
   const d = e.vectors[0]?.length ?? 0;
   const cell = Math.max(1, cellFor(d, 260, 1, 6));
-  const rowsCell = Math.max(cell, 3);
-  void rowsCell;
+  const cellH = cellFor(run.tokens.length, 320, 3, 12);
   const m = robustMax(e.vectors);
   const box = $('embedding-maps');
   box.replaceChildren();
   const rope = e.positions === 'rope';
   const hasParts = e.token_vectors.length === run.tokens.length;
-  if (hasParts) box.append(map(`token vector (row of the ${info?.model.vocab ?? ''}-token table)`, e.token_vectors, m, labels, cell));
+  if (hasParts) box.append(map(`token vector (row of the ${info?.model.vocab ?? ''}-token table)`, e.token_vectors, m, labels, cell, cellH));
   if (!rope && e.position_vectors.length === run.tokens.length) {
-    box.append(el('div', 'op', '+'), map('position vector (row of the position table)', e.position_vectors, m, labels, cell), el('div', 'op', '='));
+    box.append(el('div', 'op', '+'), map('position vector (row of the position table)', e.position_vectors, m, labels, cell, cellH), el('div', 'op', '='));
   } else if (rope) {
     box.append(el('div', 'op', '='));
   }
-  box.append(map(rope ? 'input to layer 0 (the token vector alone)' : 'input to layer 0', e.vectors, m, labels, cell));
+  box.append(map(rope ? 'input to layer 0 (the token vector alone)' : 'input to layer 0', e.vectors, m, labels, cell, cellH));
   box.append(legendElement(divergingLegend(m, 'component value')));
   const note = $('embedding-note');
   if (rope) {

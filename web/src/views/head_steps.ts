@@ -14,7 +14,6 @@ export interface HeadSteps { scaled: number[][]; masked: number[][]; softmax: nu
 
 // The steps from raw scores: scaled = s·scale, masked (keys after the query = −∞), softmax per row.
 export function headSteps(d: HeadDetail): HeadSteps {
-  const T = d.scores.length;
   const scaled = d.scores.map((r) => r.map((v) => v * d.scale));
   const masked = scaled.map((r, i) => r.map((v, j) => (d.causal && j > i ? -Infinity : v)));
   let maxDiff = 0;
@@ -26,17 +25,17 @@ export function headSteps(d: HeadDetail): HeadSteps {
     p.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - (d.probs[i]?.[j] ?? 0))); });
     return p;
   });
-  void T;
   return { scaled, masked, softmax, maxDiff };
 }
 
 function matrix(title: string, rows: number[][], colour: (v: number, r: number) => string, labels: string[],
-                colLabels: string[] | undefined, cell: number, legend: HTMLElement, onHover?: (r: number, c: number) => void) {
+                colLabels: string[] | undefined, cell: number, legend: HTMLElement, onHover?: (r: number, c: number) => void,
+                cellH?: number) {
   const box = el('div', 'head');
   box.append(el('div', 'step-title', title));
   const canvas = document.createElement('canvas');
   box.append(canvas, legend);
-  new Heatmap(canvas, { cell, colour, rowLabels: labels, colLabels, onHover }).setData(rows);
+  new Heatmap(canvas, { cell, cellH, colour, rowLabels: labels, colLabels, onHover }).setData(rows);
   return box;
 }
 
@@ -50,12 +49,12 @@ export function renderHeadSteps(d: HeadDetail, query: number) {
     ` · d_head = ${d.head_dim}` + (d.rope ? ' · Q and K after RoPE' : '');
   // 1. Q, K, V vectors.
   const vecs = el('div', 'heads');
-  const vcell = cellFor(Math.max(T, d.head_dim), 260, 2, 10);
+  const vcell = cellFor(d.head_dim, 260, 2, 5), vrow = cellFor(T, 300, 3, 12);
   for (const [name, rows] of [['Q (queries)', d.q], ['K (keys)', d.k], ['V (values)', d.v]] as const) {
     if (!rows) continue;
     const m = robustMax(rows);
     vecs.append(matrix(`${name}: token × dimension`, rows, (v) => divergingRamp(v / m), labels, undefined, vcell,
-                       legendElement(divergingLegend(m, 'component'))));
+                       legendElement(divergingLegend(m, 'component')), undefined, vrow));
   }
   box.append(el('h3', '', '1. Each token\'s query, key and value vector (rows), this head\'s slice of the QKV projection'), vecs);
   // 2. Q Kᵀ → scale → mask → softmax.
@@ -106,7 +105,7 @@ export function renderHeadSteps(d: HeadDetail, query: number) {
   if (d.output) {
     const m = robustMax([d.output[q]]);
     detail.append(matrix(`output of "${labels[q]}" = Σ_j softmax_j · v_j (${d.head_dim} dims)`, [d.output[q]], (v) => divergingRamp(v / m),
-                         [labels[q]], undefined, 8, legendElement(divergingLegend(m, 'component'))));
+                         [labels[q]], undefined, 5, legendElement(divergingLegend(m, 'component')), undefined, 14));
   }
   box.append(el('h3', '', `3. Query "${labels[q]}" (#${q}): each key's score → weight, and the weighted sum of values`), detail);
 }

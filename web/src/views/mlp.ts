@@ -18,7 +18,7 @@ export function renderMlp(run: ForwardResult, app: Application) {
   const m = robustMax(app.mlp.values);
   const colour = (v: number) => (Number.isNaN(v) ? '#fff' : v === Infinity ? '#7aa0e8' : divergingRamp(v / m));
   const labels = run.tokens.map((t, i) => `${show(t.text)}`);
-  const colLabels = [...app.mlp.neurons.map((n) => `n${n}`), '', 'mean |act| →', ...Array(BAR - 1).fill('')];
+  const colLabels = [...app.mlp.neurons.map((n) => `n${n}`), '', 'mean|a|', ...Array(BAR - 1).fill('')];
   const cell = T > 60 ? 8 : 14;
   const canvas = $('mlp-canvas') as HTMLCanvasElement;
   map ??= new Heatmap(canvas, { cell, colour, onHover: () => {} });
@@ -34,5 +34,4 @@ export function renderMlp(run: ForwardResult, app: Application) {
   });
   map.setData(rows);
   $('mlp-legend').replaceChildren(legendElement(divergingLegend(m, `activation after ${'the nonlinearity'} (layer ${app.layer})`)));
-  void N;
 }
