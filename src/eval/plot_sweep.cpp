@@ -126,11 +126,11 @@ std::vector<std::string> plot_sweep(const std::vector<json>& records, const std:
     p.y.push_back(r["score"]);
     p.se.push_back(stderr_of(r));
   }
-  const std::string who = model.empty() ? "" : model + ": ";
+  const std::string who = model.empty() ? "" : model + " · ";
   for (const auto& [task, pts] : per_task) {
     LineChart c;
     const std::string& m = metric[task];
-    c.title = who + task + " " + m + " vs N";
+    c.title = who + task + ": " + m + " vs N";
     c.subtitle = (items.count(task) ? std::to_string(items[task]) + (m.find("perplexity") != std::string::npos ? " documents" : " items") + " · " : "") +
                  "error bars and band: ±1 standard error";
     c.x_label = "N: layers kept unchanged at each end (the middle layers are changed)";
@@ -156,7 +156,7 @@ std::vector<std::string> plot_sweep(const std::vector<json>& records, const std:
     }
   if (!med.empty()) {
     LineChart c;
-    c.title = who + "median normalised score over " + std::to_string(tasks) + (tasks == 1 ? " task" : " tasks");
+    c.title = who + "Median normalised score over " + std::to_string(tasks) + (tasks == 1 ? " task" : " tasks");
     c.subtitle = "normalised = (score − chance) / (full − chance): 1 = full model, 0 = chance";
     c.x_label = "N: layers kept unchanged at each end (the middle layers are changed)";
     c.y_label = "normalised score (median over tasks)";

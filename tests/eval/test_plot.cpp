@@ -104,7 +104,7 @@ TEST(Plot, SweepFiguresArePaperReady) {
 
   // Perplexity: log y axis: tick positions follow log10 (10 -> 100 spans as much as 5 -> 50).
   const std::string ppl = read_text_file(dir + "/perplexity.svg");
-  EXPECT_NE(ppl.find("gpt2-code-24l: perplexity perplexity vs N"), std::string::npos);
+  EXPECT_NE(ppl.find("gpt2-code-24l · perplexity: perplexity vs N"), std::string::npos);
   EXPECT_EQ(ppl.find("some/where"), std::string::npos) << "the typed path must not appear";
   std::map<std::string, double> ty;
   for (auto& [x, y, l] : texts(ppl, "ytick")) ty[l] = y;
@@ -153,10 +153,10 @@ TEST(Plot, SweepFiguresArePaperReady) {
 
   // The normalised chart: 1 = full, 0 = chance.
   const std::string med = read_text_file(dir + "/normalised_median.svg");
-  EXPECT_NE(med.find("gpt2-code-24l: median normalised score over 1 task"), std::string::npos);
+  EXPECT_NE(med.find("gpt2-code-24l · Median normalised score over 1 task"), std::string::npos);
   // An explicit name wins.
   plot_sweep(sweep_records(typed), dir, {"GPT-2 code (24 layers)", {"svg"}});
-  EXPECT_NE(read_text_file(dir + "/arc_easy.svg").find("GPT-2 code (24 layers): arc_easy"), std::string::npos);
+  EXPECT_NE(read_text_file(dir + "/arc_easy.svg").find("GPT-2 code (24 layers) · arc_easy"), std::string::npos);
 }
 
 // Hex colour of the cell whose tooltip says "a vs b".
