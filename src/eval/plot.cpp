@@ -104,7 +104,14 @@ std::string line_chart_svg(const LineChart& c) {
   if (y1 == y0) log_y ? (y0 /= 2, y1 *= 2) : (y0 -= 0.5, y1 += 0.5);
   // Axes: padded, then (linear) widened to whole tick steps so they start and end on round values.
   std::vector<double> xt = nice_ticks(x0, x1), yt;
-  if (c.integer_x) {
+  std::vector<double> xs;  // distinct x values: the ticks themselves when there are few (N = 1, 3, 5, ...)
+  for (const Series& sr : c.series)
+    for (double v : sr.x)
+      if (std::isfinite(v) && std::find(xs.begin(), xs.end(), v) == xs.end()) xs.push_back(v);
+  std::sort(xs.begin(), xs.end());
+  if (c.integer_x && xs.size() >= 2 && xs.size() <= 12) {
+    xt = xs;
+  } else if (c.integer_x) {
     std::vector<double> keep;
     for (double t : xt)
       if (std::abs(t - std::round(t)) < 1e-9) keep.push_back(std::round(t));
@@ -171,7 +178,7 @@ std::string line_chart_svg(const LineChart& c) {
     const RefLine& h = c.hlines[i];
     const char* dash = kDashes[i % 3];
     if (h.band > 0) {
-      std::snprintf(b, sizeof b, "<rect class='band' x='%d' y='%.1f' width='%d' height='%.1f' fill='#555' fill-opacity='0.12'/>\n",
+      std::snprintf(b, sizeof b, "<rect class='band' x='%d' y='%.1f' width='%d' height='%.1f' fill='#555' fill-opacity='0.08'/>\n",
                     left, Y(h.y + h.band), pw, std::max(0.5, Y(h.y - h.band) - Y(h.y + h.band)));
       s += b;
     }
@@ -184,9 +191,13 @@ std::string line_chart_svg(const LineChart& c) {
     s += b;
     legend_y += 18;
   }
+  // Series side by side at each x (a few pixels apart), so their error bars do not overlap.
+  const double dodge_step = c.series.size() > 1 ? std::min(4.0, 0.3 * pw / std::max<size_t>(2, xs.size()) / double(c.series.size())) : 0;
   for (size_t i = 0; i < c.series.size(); ++i) {
     const Series& sr = c.series[i];
     const char* col = kColours[i % 10];
+    const double dx = (double(i) - 0.5 * double(c.series.size() - 1)) * dodge_step;
+    auto X = [&](double v) { return left + (v - x0) / (x1 - x0) * pw + dx; };
     std::string pts;
     for (size_t k = 0; k < sr.x.size(); ++k) {
       if (!std::isfinite(sr.y[k]) || (log_y && sr.y[k] <= 0)) continue;
