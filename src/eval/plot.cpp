@@ -154,7 +154,7 @@ std::string line_chart_svg(const LineChart& c) {
   for (double t : yt) {  // grid and ticks
     std::snprintf(b, sizeof b,
                   "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#e6e6e6'/>\n"
-                  "<text class='ytick' x='%d' y='%.1f' text-anchor='end' dominant-baseline='middle'>%s</text>\n",
+                  "<text class='ytick' x='%d' y='%.1f' text-anchor='end' dy='0.35em'>%s</text>\n",
                   left, Y(t), left + pw, Y(t), left - 6, Y(t), fmt(t).c_str());
     s += b;
   }
@@ -185,7 +185,7 @@ std::string line_chart_svg(const LineChart& c) {
     std::snprintf(b, sizeof b,
                   "<line class='hline' x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#444' stroke-width='1.5' stroke-dasharray='%s'/>\n"
                   "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444' stroke-width='1.5' stroke-dasharray='%s'/>"
-                  "<text class='legend' x='%d' y='%d' dominant-baseline='middle'>%s</text>\n",
+                  "<text class='legend' x='%d' y='%d' dy='0.35em'>%s</text>\n",
                   left, Y(h.y), left + pw, Y(h.y), dash, lx, legend_y, lx + 26, legend_y, dash, lx + 32, legend_y,
                   svg::escape(h.name).c_str());
     s += b;
@@ -222,7 +222,7 @@ std::string line_chart_svg(const LineChart& c) {
     }
     std::snprintf(b, sizeof b,
                   "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='%s' stroke-width='2'/>"
-                  "<text class='legend' x='%d' y='%d' dominant-baseline='middle'>%s</text>\n",
+                  "<text class='legend' x='%d' y='%d' dy='0.35em'>%s</text>\n",
                   lx, legend_y, lx + 26, legend_y, col, lx + 32, legend_y, svg::escape(sr.name).c_str());
     s += b;
     legend_y += 18;
