@@ -298,7 +298,7 @@ TEST_F(ServerApi, PlanPreview) {
 }
 
 TEST_F(ServerApi, BadInputsGetClearErrorsAndTheServerStaysUp) {
-  const std::string big_text(3000, 'x');  // ~3000 bytes, within the body limit
+  const std::string big_text(6000, 'x');  // ~750 tokens (over the 512 limit), within the body limit
   std::string huge_ids = "[";
   for (int i = 0; i < 1000; ++i) huge_ids += (i ? "," : "") + std::to_string(i);
   huge_ids += "]";

@@ -244,6 +244,30 @@ TEST(ServerGolden, OtherFamiliesServe) {
     EXPECT_EQ(j["tokens"][0]["id"], 1);  // BOS by default for SentencePiece models
     EXPECT_EQ(j["steps"][0]["applications"][0]["k_norm"][0].size(), 2u);
     EXPECT_EQ(j["steps"][0]["applications"][0]["q_norm"][0].size(), 4u);
+    // No position vector: RoPE, with the config's base.
+    const json cfg = json::parse(read_text_file(shared_dir() + "/golden/llama-tiny/config.json"));
+    const double theta = cfg.contains("rope_parameters") ? cfg["rope_parameters"]["rope_theta"].get<double>() : cfg["rope_theta"].get<double>();
+    EXPECT_EQ(j["embedding"]["positions"], "rope");
+    EXPECT_TRUE(j["embedding"]["position_vectors"].empty());
+    EXPECT_DOUBLE_EQ(j["embedding"]["rope_theta"].get<double>(), theta);
+    // /api/head under grouped-query attention: query head 3 reads key/value head 3 / (4 / 2) = 1;
+    // the causal softmax of its scores / sqrt(head_dim) is the model's attention of that head.
+    auto [hc, h] = srv.post("/api/head", json{{"text", "def f(x): return x"}, {"step", 1}, {"head", 3}});
+    ASSERT_EQ(hc, 200) << h.dump();
+    EXPECT_EQ(h["kv_head"], 1);
+    EXPECT_TRUE(h["rope"].get<bool>());
+    const int hd = cfg["hidden_size"].get<int>() / cfg["num_attention_heads"].get<int>();
+    EXPECT_DOUBLE_EQ(h["scale"].get<double>(), 1.0 / std::sqrt(double(hd)));
+    const size_t T = h["tokens"].size();
+    for (size_t q = 0; q < T; ++q) {
+      double mx = -1e300, z = 0;
+      for (size_t k = 0; k <= q; ++k) mx = std::max(mx, h["scores"][q][k].get<double>() * h["scale"].get<double>());
+      for (size_t k = 0; k <= q; ++k) z += std::exp(h["scores"][q][k].get<double>() * h["scale"].get<double>() - mx);
+      for (size_t k = 0; k < T; ++k) {
+        const double p = k <= q ? std::exp(h["scores"][q][k].get<double>() * h["scale"].get<double>() - mx) / z : 0.0;
+        EXPECT_NEAR(h["probs"][q][k].get<double>(), p, 2e-3) << q << " " << k;
+      }
+    }
     auto [gc, g] = srv.post("/api/generate", json{{"text", "x"}, {"max_tokens", 3}, {"stop_at_eos", false}});
     EXPECT_EQ(gc, 200);
   }
