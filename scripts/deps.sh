@@ -16,6 +16,7 @@ PACKAGES=(
   python3-torch python3-numpy # benchmark peer (PyTorch on the CPU)
   wrk                         # HTTP load test
   chromium                    # explainer browser tests
+  librsvg2-bin                # rsvg-convert: PNG / PDF figures (layerlab plot --format)
 )
 # Node.js and npm build the explainer's front end; a machine may already have them from
 # another source (whose nodejs package conflicts with Debian's npm), so install only if absent.

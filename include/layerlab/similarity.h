@@ -1,6 +1,7 @@
 #pragma once
 // Mean cosine similarity between the hidden states after every pair of plan steps
 // ("Transformer Layers as Painters", Fig. 2), averaged over tokens and texts.
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@ SimilarityResult layer_similarity(Runner& runner, const Plan& plan, const std::v
 
 std::string similarity_to_csv(const SimilarityResult& r);
 std::string similarity_to_json(const SimilarityResult& r);  // {"labels", "matrix", "tokens", "texts"}
-// A heatmap with axis labels and a colour scale.
-std::string similarity_to_svg(const SimilarityResult& r, const std::string& title);
+// A heatmap with axis labels and a colour bar with round ticks. Colours span [vmin, vmax]; NaN
+// takes them from the data (the lowest value, 1); values outside a fixed range are clamped.
+std::string similarity_to_svg(const SimilarityResult& r, const std::string& title, double vmin = NAN, double vmax = NAN);
 
 }  // namespace layerlab

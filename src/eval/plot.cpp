@@ -1,21 +1,13 @@
-// Line charts and sweep figures as plain SVG text.
+// Line charts as plain SVG text: round ticks on padded axes (so reference lines and end points
+// never sit on the frame), an optional log y axis, error bars, and a legend sized to its labels.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <map>
-#include <set>
 
-#include "layerlab/error.h"
-#include "layerlab/fs.h"
 #include "layerlab/plot.h"
-#include "layerlab/similarity.h"
-#include "layerlab/sweep.h"
 #include "util/svg.h"
 
 namespace layerlab {
-
-using nlohmann::json;
 
 std::vector<double> nice_ticks(double lo, double hi, int count) {
   if (!(hi > lo)) {
@@ -31,8 +23,36 @@ std::vector<double> nice_ticks(double lo, double hi, int count) {
       break;
     }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+    const double r = std::round(v / step) * step;  // no 0.30000000000000004
+    t.push_back(std::abs(r) < step * 1e-9 ? 0 : r);
+  }
   return t;
+}
+
+std::vector<double> log_ticks(double lo, double hi) {
+  std::vector<double> t;
+  if (!(lo > 0) || !(hi > lo)) return t;
+  for (const std::vector<double>& mant : {std::vector<double>{1, 2, 5}, std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+    t.clear();
+    for (int e = int(std::floor(std::log10(lo))); e <= int(std::ceil(std::log10(hi))); ++e)
+      for (double m : mant) {
+        const double v = m * std::pow(10.0, e);
+        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) t.push_back(v);
+      }
+    if (t.size() >= 4) break;
+  }
+  return t;
+}
+
+bool spans_decades(const std::vector<double>& values) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    if (v <= 0) return false;
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  return std::isfinite(lo) && hi / lo >= 10;
 }
 
 namespace {
@@ -40,6 +60,7 @@ namespace {
 // Tableau-10: distinguishable line colours.
 const char* kColours[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                           "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+const char* kDashes[] = {"8 4", "2 4", "12 3 2 3"};
 
 std::string fmt(double v) {
   char b[32];
@@ -47,14 +68,27 @@ std::string fmt(double v) {
   return b;
 }
 
+// Rough text width in pixels at font size 12 (legend and margin sizing).
+int text_width(const std::string& s) { return int(6.6 * double(s.size())) + 4; }
+
 }  // namespace
 
 std::string line_chart_svg(const LineChart& c) {
-  const int W = 760, H = 460, left = 70, right = 190, top = 48, bottom = 58;
-  const int pw = W - left - right, ph = H - top - bottom;
+  // Legend entries decide the right margin and, when long, the height.
+  size_t longest = 0;
+  for (const auto& h : c.hlines) longest = std::max(longest, h.name.size());
+  for (const auto& s : c.series) longest = std::max(longest, s.name.size());
+  const int entries = int(c.hlines.size() + c.series.size());
+  const int left = 78, top = c.subtitle.empty() ? 48 : 64, bottom = 58;
+  const int right = 60 + text_width(std::string(longest, 'x'));
+  const int pw = 520;
+  const int ph = std::max(340, 18 * entries + 20);
+  const int W = left + pw + right, H = top + ph + bottom;
+  // Data extent (points, error bars, reference lines and their bands).
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  const bool log_y = c.log_y;
   auto see_y = [&](double v) {
-    if (std::isfinite(v)) y0 = std::min(y0, v), y1 = std::max(y1, v);
+    if (std::isfinite(v) && (!log_y || v > 0)) y0 = std::min(y0, v), y1 = std::max(y1, v);
   };
   for (const Series& s : c.series) {
     for (double v : s.x)
@@ -63,74 +97,123 @@ std::string line_chart_svg(const LineChart& c) {
     for (double v : s.lo) see_y(v);
     for (double v : s.hi) see_y(v);
   }
-  for (const auto& [_, v] : c.hlines) see_y(v);
+  for (const auto& h : c.hlines) see_y(h.y - h.band), see_y(h.y + h.band);
   if (!std::isfinite(x0)) x0 = 0, x1 = 1;
-  if (!std::isfinite(y0)) y0 = 0, y1 = 1;
+  if (!std::isfinite(y0)) y0 = log_y ? 1 : 0, y1 = log_y ? 10 : 1;
   if (x1 == x0) x0 -= 1, x1 += 1;
-  if (y1 == y0) y0 -= 0.5, y1 += 0.5;
-  const std::vector<double> xt = nice_ticks(x0, x1), yt = nice_ticks(y0, y1);
-  x0 = std::min(x0, xt.front()), x1 = std::max(x1, xt.back());
-  y0 = std::min(y0, yt.front()), y1 = std::max(y1, yt.back());
+  if (y1 == y0) log_y ? (y0 /= 2, y1 *= 2) : (y0 -= 0.5, y1 += 0.5);
+  // Axes: padded, then (linear) widened to whole tick steps so they start and end on round values.
+  std::vector<double> xt = nice_ticks(x0, x1), yt;
+  std::vector<double> xs;  // distinct x values: the ticks themselves when there are few (N = 1, 3, 5, ...)
+  for (const Series& sr : c.series)
+    for (double v : sr.x)
+      if (std::isfinite(v) && std::find(xs.begin(), xs.end(), v) == xs.end()) xs.push_back(v);
+  std::sort(xs.begin(), xs.end());
+  if (c.integer_x && xs.size() >= 2 && xs.size() <= 12) {
+    xt = xs;
+  } else if (c.integer_x) {
+    std::vector<double> keep;
+    for (double t : xt)
+      if (std::abs(t - std::round(t)) < 1e-9) keep.push_back(std::round(t));
+    if (keep.size() < 2)
+      for (double t = std::ceil(x0); t <= x1; t += 1) keep.push_back(t);
+    xt = keep;
+  }
+  const double xpad = c.integer_x ? 0.5 : 0.04 * (x1 - x0);
+  x0 -= xpad, x1 += xpad;
+  if (log_y) {
+    const double pad = std::pow(y1 / y0, 0.06);
+    y0 /= pad, y1 *= pad;
+    yt = log_ticks(y0, y1);
+  } else {
+    const double pad = 0.06 * (y1 - y0);
+    y0 -= pad, y1 += pad;
+    yt = nice_ticks(y0, y1);
+    const double step = yt.size() > 1 ? yt[1] - yt[0] : 1;
+    y0 = std::floor(y0 / step + 1e-9) * step, y1 = std::ceil(y1 / step - 1e-9) * step;
+    yt = nice_ticks(y0, y1);
+  }
   auto X = [&](double v) { return left + (v - x0) / (x1 - x0) * pw; };
-  auto Y = [&](double v) { return top + ph - (v - y0) / (y1 - y0) * ph; };
+  auto Y = [&](double v) {
+    const double t = log_y ? (std::log(v) - std::log(y0)) / (std::log(y1) - std::log(y0)) : (v - y0) / (y1 - y0);
+    return top + ph - t * ph;
+  };
   std::string s;
-  char b[512];
+  char b[768];
   std::snprintf(b, sizeof b,
-                "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n"
+                "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='DejaVu Sans, sans-serif' font-size='12'>\n"
                 "<rect width='100%%' height='100%%' fill='white'/>\n"
-                "<text x='%d' y='26' font-size='15' text-anchor='middle'>%s</text>\n",
+                "<text class='title' x='%d' y='24' font-size='15' text-anchor='middle'>%s</text>\n",
                 W, H, left + pw / 2, svg::escape(c.title).c_str());
   s += b;
+  if (!c.subtitle.empty()) {
+    std::snprintf(b, sizeof b, "<text class='subtitle' x='%d' y='44' font-size='12' fill='#555' text-anchor='middle'>%s</text>\n",
+                  left + pw / 2, svg::escape(c.subtitle).c_str());
+    s += b;
+  }
   for (double t : yt) {  // grid and ticks
     std::snprintf(b, sizeof b,
                   "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#e6e6e6'/>\n"
-                  "<text x='%d' y='%.1f' text-anchor='end' dominant-baseline='middle'>%s</text>\n",
+                  "<text class='ytick' x='%d' y='%.1f' text-anchor='end' dy='0.35em'>%s</text>\n",
                   left, Y(t), left + pw, Y(t), left - 6, Y(t), fmt(t).c_str());
     s += b;
   }
   for (double t : xt) {
     std::snprintf(b, sizeof b,
                   "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#e6e6e6'/>\n"
-                  "<text x='%.1f' y='%d' text-anchor='middle'>%s</text>\n",
+                  "<text class='xtick' x='%.1f' y='%d' text-anchor='middle'>%s</text>\n",
                   X(t), top, X(t), top + ph, X(t), top + ph + 18, fmt(t).c_str());
     s += b;
   }
   std::snprintf(b, sizeof b,
                 "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#333'/>\n"
-                "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n"
-                "<text x='18' y='%d' text-anchor='middle' transform='rotate(-90 18 %d)'>%s</text>\n",
-                left, top, pw, ph, left + pw / 2, H - 14, svg::escape(c.x_label).c_str(), top + ph / 2, top + ph / 2,
+                "<text class='xlabel' x='%d' y='%d' text-anchor='middle'>%s</text>\n"
+                "<text class='ylabel' x='18' y='%d' text-anchor='middle' transform='rotate(-90 18 %d)'>%s</text>\n",
+                left, top, pw, ph, left + pw / 2, H - 16, svg::escape(c.x_label).c_str(), top + ph / 2, top + ph / 2,
                 svg::escape(c.y_label).c_str());
   s += b;
-  int legend_y = top + 8;
+  const int lx = left + pw + 14;
+  int legend_y = top + 10;
   for (size_t i = 0; i < c.hlines.size(); ++i) {
-    const auto& [name, v] = c.hlines[i];
-    const char* dash = i == 0 ? "8 4" : "2 4";
+    const RefLine& h = c.hlines[i];
+    const char* dash = kDashes[i % 3];
+    if (h.band > 0) {
+      std::snprintf(b, sizeof b, "<rect class='band' x='%d' y='%.1f' width='%d' height='%.1f' fill='#555' fill-opacity='0.08'/>\n",
+                    left, Y(h.y + h.band), pw, std::max(0.5, Y(h.y - h.band) - Y(h.y + h.band)));
+      s += b;
+    }
     std::snprintf(b, sizeof b,
-                  "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#555' stroke-dasharray='%s'/>\n"
-                  "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#555' stroke-dasharray='%s'/>"
-                  "<text x='%d' y='%d' dominant-baseline='middle'>%s</text>\n",
-                  left, Y(v), left + pw, Y(v), dash, left + pw + 12, legend_y, left + pw + 36, legend_y, dash,
-                  left + pw + 42, legend_y, svg::escape(name).c_str());
+                  "<line class='hline' x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#444' stroke-width='1.5' stroke-dasharray='%s'/>\n"
+                  "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444' stroke-width='1.5' stroke-dasharray='%s'/>"
+                  "<text class='legend' x='%d' y='%d' dy='0.35em'>%s</text>\n",
+                  left, Y(h.y), left + pw, Y(h.y), dash, lx, legend_y, lx + 26, legend_y, dash, lx + 32, legend_y,
+                  svg::escape(h.name).c_str());
     s += b;
     legend_y += 18;
   }
+  // Series side by side at each x (a few pixels apart), so their error bars do not overlap.
+  const double dodge_step = c.series.size() > 1 ? std::min(4.0, 0.3 * pw / std::max<size_t>(2, xs.size()) / double(c.series.size())) : 0;
   for (size_t i = 0; i < c.series.size(); ++i) {
     const Series& sr = c.series[i];
     const char* col = kColours[i % 10];
+    const double dx = (double(i) - 0.5 * double(c.series.size() - 1)) * dodge_step;
+    auto X = [&](double v) { return left + (v - x0) / (x1 - x0) * pw + dx; };
     std::string pts;
     for (size_t k = 0; k < sr.x.size(); ++k) {
-      if (!std::isfinite(sr.y[k])) continue;
+      if (!std::isfinite(sr.y[k]) || (log_y && sr.y[k] <= 0)) continue;
       std::snprintf(b, sizeof b, "%.1f,%.1f ", X(sr.x[k]), Y(sr.y[k]));
       pts += b;
     }
     std::snprintf(b, sizeof b, "<polyline fill='none' stroke='%s' stroke-width='2' points='%s'/>\n", col, pts.c_str());
     s += b;
     for (size_t k = 0; k < sr.x.size(); ++k) {
-      if (!std::isfinite(sr.y[k])) continue;
-      if (k < sr.lo.size() && k < sr.hi.size() && sr.hi[k] > sr.lo[k]) {
-        std::snprintf(b, sizeof b, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='%s'/>\n", X(sr.x[k]), Y(sr.lo[k]),
-                      X(sr.x[k]), Y(sr.hi[k]), col);
+      if (!std::isfinite(sr.y[k]) || (log_y && sr.y[k] <= 0)) continue;
+      if (k < sr.lo.size() && k < sr.hi.size() && sr.hi[k] > sr.lo[k] && std::isfinite(sr.lo[k]) && std::isfinite(sr.hi[k])) {
+        const double lo = log_y ? std::max(sr.lo[k], y0) : sr.lo[k];
+        const double x = X(sr.x[k]);
+        std::snprintf(b, sizeof b,
+                      "<path class='errorbar' d='M%.1f %.1fV%.1fM%.1f %.1fh6M%.1f %.1fh6' stroke='%s' fill='none'/>\n", x,
+                      Y(lo), Y(sr.hi[k]), x - 3, Y(lo), x - 3, Y(sr.hi[k]), col);
         s += b;
       }
       std::snprintf(b, sizeof b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'><title>%s: N=%s, %s</title></circle>\n",
@@ -139,105 +222,12 @@ std::string line_chart_svg(const LineChart& c) {
     }
     std::snprintf(b, sizeof b,
                   "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='%s' stroke-width='2'/>"
-                  "<text x='%d' y='%d' dominant-baseline='middle'>%s</text>\n",
-                  left + pw + 12, legend_y, left + pw + 36, legend_y, col, left + pw + 42, legend_y,
-                  svg::escape(sr.name).c_str());
+                  "<text class='legend' x='%d' y='%d' dy='0.35em'>%s</text>\n",
+                  lx, legend_y, lx + 26, legend_y, col, lx + 32, legend_y, svg::escape(sr.name).c_str());
     s += b;
     legend_y += 18;
   }
   return s + "</svg>\n";
-}
-
-namespace {
-
-// Mean over seeds per (variant, N), with min/max whiskers when seeds differ.
-std::vector<Series> series_by_variant(const std::map<std::pair<std::string, int>, std::vector<double>>& pts) {
-  std::map<std::string, Series> by;
-  for (const auto& [key, vals] : pts) {
-    Series& s = by[key.first];
-    s.name = key.first;
-    double sum = 0, lo = INFINITY, hi = -INFINITY;
-    for (double v : vals) sum += v, lo = std::min(lo, v), hi = std::max(hi, v);
-    s.x.push_back(key.second);
-    s.y.push_back(sum / vals.size());
-    s.lo.push_back(lo);
-    s.hi.push_back(hi);
-    if (vals.size() > 1) s.name = key.first + " (mean of " + std::to_string(vals.size()) + " seeds)";
-  }
-  std::vector<Series> out;
-  for (auto& [_, s] : by) out.push_back(std::move(s));
-  return out;
-}
-
-}  // namespace
-
-std::vector<std::string> plot_sweep(const std::vector<json>& records, const std::string& out_dir) {
-  std::filesystem::create_directories(out_dir);
-  std::vector<std::string> written;
-  std::map<std::string, std::map<std::pair<std::string, int>, std::vector<double>>> per_task;
-  std::map<std::string, double> full, chance;
-  std::map<std::string, std::string> metric;
-  for (const json& r : records) {
-    const SweepKey k = sweep_key(r, "results");
-    if (!r.contains("score") || !r["score"].is_number()) continue;
-    metric[k.task] = r.value("primary", "score");
-    if (k.variant == "full") {
-      full[k.task] = r["score"];
-      if (r.contains("chance") && r["chance"].is_number()) chance[k.task] = r["chance"];
-      continue;
-    }
-    per_task[k.task][{k.variant, k.n}].push_back(r["score"]);
-  }
-  for (const auto& [task, pts] : per_task) {
-    LineChart c;
-    c.title = task + ": " + metric[task] + " vs N (first and last N layers kept)";
-    c.x_label = "N";
-    c.y_label = metric[task];
-    c.series = series_by_variant(pts);
-    if (full.count(task)) c.hlines.push_back({"full model", full[task]});
-    if (chance.count(task)) c.hlines.push_back({"chance", chance[task]});
-    const std::string path = (std::filesystem::path(out_dir) / (task + ".svg")).string();
-    write_file_atomic(path, line_chart_svg(c));
-    written.push_back(path);
-  }
-  std::map<std::pair<std::string, int>, std::vector<double>> med;
-  for (const NormalisedRow& row : normalise_results(records))
-    if (row.variant != "full" && std::isfinite(row.median)) med[{row.variant, row.n}].push_back(row.median);
-  if (!med.empty()) {
-    LineChart c;
-    c.title = "Median normalised score over tasks, all variants";
-    c.x_label = "N";
-    c.y_label = "(score - chance) / (full - chance), median over tasks";
-    c.series = series_by_variant(med);
-    c.hlines = {{"full model", 1.0}, {"chance", 0.0}};
-    const std::string path = (std::filesystem::path(out_dir) / "normalised_median.svg").string();
-    write_file_atomic(path, line_chart_svg(c));
-    written.push_back(path);
-  }
-  return written;
-}
-
-std::string similarity_heatmap_svg(const json& sim, const std::string& title, const std::string& where) {
-  SimilarityResult r;
-  if (!sim.is_object() || !sim.contains("labels") || !sim["labels"].is_array() || !sim.contains("matrix") ||
-      !sim["matrix"].is_array())
-    fail(where, "a similarity file needs arrays 'labels' and 'matrix'");
-  for (const auto& l : sim["labels"]) {
-    if (!l.is_string()) fail(where, "'labels' must hold strings");
-    r.labels.push_back(l);
-  }
-  const size_t n = r.labels.size();
-  if (sim["matrix"].size() != n) fail(where, "'matrix' must have one row per label");
-  for (const auto& row : sim["matrix"]) {
-    if (!row.is_array() || row.size() != n) fail(where, "'matrix' must be square, one column per label");
-    std::vector<double> v;
-    for (const auto& x : row) {
-      if (!x.is_number()) fail(where, "'matrix' must hold numbers");
-      v.push_back(x);
-    }
-    r.matrix.push_back(std::move(v));
-  }
-  return similarity_to_svg(r, title);
 }
 
 }  // namespace layerlab

@@ -202,25 +202,35 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
   auto x = s.runner().embed(ids, 1);
   std::vector<float> prev = x->to_host();
   {
+    // The input vector and its parts: the token's row of the embedding table and, with learned
+    // positions, the position's row (Llama has none: RoPE rotates Q and K inside attention).
     json vec = json::array(), nrm = json::array(), tok_n = json::array(), pos_n = json::array();
+    json tok_v = json::array(), pos_v = json::array();
     const ModelWeights& w = s.model().weights();
+    auto row_of = [](const float* v, int n) {
+      json row = json::array();
+      for (int i = 0; i < n; ++i) row.push_back(r3(v[i]));
+      return row;
+    };
     for (int t = 0; t < T; ++t) {
       const float* v = prev.data() + size_t(t) * d;
-      json row = json::array();
-      for (int i = 0; i < d; ++i) row.push_back(r3(v[i]));
-      vec.push_back(std::move(row));
+      vec.push_back(row_of(v, d));
       nrm.push_back(r3(norm(v, d)));
       // Embedding rows in whatever type the weights are stored in.
-      auto row_norm = [&](const Param& table, int64_t r) {
+      auto add_row = [&](const Param& table, int64_t r, json& norms, json& vectors) {
         std::vector<float> e(size_t(table.cols));
         dequantize_rows(table, r, 1, e.data());
-        return r3(norm(e.data(), int(table.cols)));
+        norms.push_back(r3(norm(e.data(), int(table.cols))));
+        vectors.push_back(row_of(e.data(), int(table.cols)));
       };
-      if (w.tok_emb) tok_n.push_back(row_norm(w.tok_emb, ids[t]));
-      if (w.pos_emb) pos_n.push_back(row_norm(w.pos_emb, t));
+      if (w.tok_emb) add_row(w.tok_emb, ids[t], tok_n, tok_v);
+      if (w.pos_emb) add_row(w.pos_emb, t, pos_n, pos_v);
     }
+    const bool rope = cfg.positions == Positions::Rope;
     out["embedding"] = {{"vectors", std::move(vec)}, {"norm", std::move(nrm)}, {"token_norm", std::move(tok_n)},
-                        {"position_norm", std::move(pos_n)}};
+                        {"position_norm", std::move(pos_n)}, {"token_vectors", std::move(tok_v)},
+                        {"position_vectors", std::move(pos_v)}, {"positions", rope ? "rope" : "learned"},
+                        {"rope_theta", rope ? cfg.rope.theta : 0.0}, {"rope_type", rope ? cfg.rope.type : ""}};
   }
 
   json steps = json::array();

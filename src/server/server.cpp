@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include "explain.h"
+#include "head_detail.h"
 #include "http_error.h"
 #include "http_server.h"
 #include "layerlab/error.h"
@@ -126,6 +127,20 @@ void ExplainerServer::Impl::routes() {
       const Plan plan = s.plan(body);
       const auto ids = s.prompt(body, lim.max_prompt_tokens);
       send_json(res, s.exec([&] { return server::explain_forward(s, plan, ids, o); }));
+    });
+  });
+
+  http.Post("/api/head", [&](const httplib::Request& req, httplib::Response& res) {
+    guarded(res, [&] {
+      json body = server::parse_body(req.body);
+      server::check_fields(body, {"text", "ids", "add_special", "plan", "step", "application", "head"});
+      server::HeadRequest r;
+      r.step = server::int_field(body, "step", 0, 0, INT32_MAX);
+      r.application = server::int_field(body, "application", 0, 0, INT32_MAX);
+      r.head = server::int_field(body, "head", 0, 0, INT32_MAX);
+      const Plan plan = s.plan(body);
+      const auto ids = s.prompt(body, lim.max_prompt_tokens);
+      send_json(res, s.exec([&] { return server::explain_head(s, plan, ids, r); }));
     });
   });
 

@@ -12,7 +12,7 @@ namespace layerlab {
 // for long. Requests beyond them get a 400 (413 for an oversized body) naming the limit.
 struct ServerLimits {
   size_t max_body_bytes = 256 * 1024;
-  int max_prompt_tokens = 128;         // forward / predict / compare (also capped by the context)
+  int max_prompt_tokens = 512;         // forward / predict / compare (also capped by the context)
   int max_generate_tokens = 256;       // new tokens per generate request
   int max_top_k = 200;                 // tokens listed per distribution
   int max_plan_applications = 0;       // layer applications per plan; 0 = 8 x n_layer

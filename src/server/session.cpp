@@ -192,6 +192,11 @@ json ModelSession::info_json() const {
             {"max_positions", c.max_positions},
             {"causal", c.causal},
             {"activation", activation_name(c.act)},
+            {"positions", c.positions == Positions::Rope ? "rope" : "learned"},
+            {"rope_theta", c.positions == Positions::Rope ? c.rope.theta : 0.0},
+            {"norm", c.norm == NormKind::RMSNorm ? "rmsnorm" : "layernorm"},
+            {"post_norm", c.post_norm},
+            {"block", c.block},
             {"parameters", model_->parameter_count()},
             {"weight_dtype", c.weight_dtype}};
   json lim = {{"max_body_bytes", limits_.max_body_bytes},

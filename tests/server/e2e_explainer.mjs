@@ -104,7 +104,15 @@ async function main() {
     check(chips.length === expected.count, `${chips.length} token chips = ${expected.count} tokens from /api/tokenize`);
     const joined = chips.join('').replace(/·/g, ' ').replace(/↵/g, '\n');
     check(joined === prompt, 'the token chips spell the prompt (whitespace shown as · and ↵)');
-    await page.screenshot({ path: path.join(outDir, '1-tokens-and-embedding.png'), fullPage: false });
+    await page.screenshot({ path: path.join(outDir, '1-overview-and-input.png'), fullPage: false });
+
+    // 1b. The overview the page is organised around, the plan strip, the embedding's parts.
+    check(await page.locator('#overview-flow .stage').count() >= 7, 'the architecture overview has a stage per part of the model');
+    check(await page.locator('#overview-flow a[href="#head-section"]').count() === 1, 'the overview links to the step-by-step head view');
+    check(await page.locator('#plan-strip .step-chip').count() === 24, 'the plan strip shows the 24 steps of the full model');
+    check(await page.locator('#embedding-maps canvas').count() === 3, 'embedding drawn as token vector + position vector = input');
+    check((await page.locator('#embedding-note').textContent()).includes('token vector + position vector'), 'the embedding note says how the input is made');
+    await page.locator('#embedding-section').screenshot({ path: path.join(outDir, '1-embedding.png') });
 
     // 2. Attention: pick step 6, hover a token, then a cell of head 1's map.
     await page.locator('#step-slider').fill('5');
@@ -116,17 +124,38 @@ async function main() {
     const info1 = await page.locator('#attn-info').textContent();
     check(info1.includes(`(#${q}) attends most to`), `hovering token #${q} explains its attention: ${info1}`);
     check(await page.locator('#attn-tokens .chip').nth(q).evaluate((e) => e.classList.contains('query')), 'hovered token is marked as the query');
-    const shaded = await page.locator('#attn-tokens .chip').evaluateAll((els) => els.filter((e) => e.style.background.includes('rgba')).length);
-    check(shaded === chips.length, `every key token is shaded by its attention weight (${shaded})`);
+    const shades = await page.locator('#attn-tokens .chip').evaluateAll((els) => els.map((e) => e.style.background));
+    check(shades.every((b) => b.startsWith('rgb')), `every key token is shaded by its attention weight (${shades.length})`);
+    // Visible: on the default (square-root) scale most keys of the query are visibly coloured.
+    const visible = shades.filter((b) => { const [r, g, bl] = b.match(/\d+/g).map(Number); return r + g + bl < 3 * 245; }).length;
+    check(visible >= chips.length / 2, `hover shading is visible on ${visible} of ${chips.length} key tokens`);
     const canvas = page.locator('#attn-heads canvas').nth(1);
     await canvas.scrollIntoViewIfNeeded();
     const box = await canvas.boundingBox();
-    const cell = box.height / chips.length;
-    await page.mouse.move(box.x + cell * 0.5, box.y + cell * (q + 0.5));  // query = last token, key = first
+    const geo = await canvas.evaluate((c) => ({ left: +c.dataset.left, top: +c.dataset.top, cell: +c.dataset.cell }));
+    check(geo.left > 20 && geo.top > 20, `attention maps carry token labels on both axes (${geo.left}px, ${geo.top}px of labels)`);
+    check(await page.locator('#attn-legend .legend-ticks span').count() >= 3, 'attention maps have a colour scale legend');
+    const cell = geo.cell;
+    await page.mouse.move(box.x + geo.left + cell * 0.5, box.y + geo.top + cell * (q + 0.5));  // query = last token, key = first
     const info2 = await page.locator('#attn-info').textContent();
     check(/head 1: query .* \(#\d+\) → key .* \(#0\): 0\.\d{4}/.test(info2), `hovering a cell names query, key and weight: ${info2}`);
     await page.locator('#attention-section').screenshot({ path: path.join(outDir, '2-attention-hover.png') });
+    // MLP rows: labelled on the canvas, one row per token, in the token order.
+    const mlp = await page.locator('#mlp-canvas').evaluate((c) => ({ left: +c.dataset.left, top: +c.dataset.top, cell: +c.dataset.cell, h: parseFloat(c.style.height) }));
+    check(mlp.left > 20 && Math.abs(mlp.h - (mlp.top + chips.length * mlp.cell)) < 1, `MLP heatmap: labelled rows, one per token (${JSON.stringify(mlp)})`);
     await page.locator('#mlp-section').screenshot({ path: path.join(outDir, '3-mlp.png') });
+    // The head step by step: click head 1's map; its softmax is recomputed from Q K^T and must match.
+    await canvas.click({ position: { x: geo.left + 2, y: geo.top + 2 } });
+    await page.waitForFunction(() => (document.body.dataset.headReady ?? '').startsWith('5:1:'));
+    check(await page.locator('#head-steps canvas').count() >= 7, 'Q, K, V, Q Kᵀ, scaled, masked and softmax maps drawn');
+    const agree = await page.locator('#head-check').textContent();
+    const diff = parseFloat(/difference ([\d.e+-]+)/.exec(agree)[1]);
+    check(agree.includes('matches') && diff < 2e-4, `softmax recomputed in the page matches the model's weights: ${agree}`);
+    check((await page.locator('#head-steps table tr').count()) === chips.length + 1, 'the chosen query lists every key with its score, scale, mask and weight');
+    await page.locator('#head-section').screenshot({ path: path.join(outDir, '3b-head-step-by-step.png') });
+    await page.waitForSelector('#similarity canvas');
+    check(await page.locator('#step-changes canvas').count() === 2, 'delta_norm and cos_prev are drawn per step and token');
+    check((await page.locator('#lens th').allTextContents()).includes('‖Δ‖ last'), 'the lens table shows ‖Δ‖ and cos(prev)');
     await page.locator('#lens-section').screenshot({ path: path.join(outDir, '4-logit-lens.png') });
 
     // 3. Temperature slider: lower temperature sharpens, higher flattens the distribution.
@@ -145,19 +174,42 @@ async function main() {
     check(p2 < p1, `top-1 probability falls to ${p2}% at T=2`);
     await page.locator('#output-section').screenshot({ path: path.join(outDir, '5-temperature.png') });
 
-    // 4. Sample: appends a token to the prompt and reruns.
-    await page.locator('#temperature').fill('1');
-    await page.click('#sample');
-    await page.waitForFunction(() => document.querySelector('#sampled')?.textContent?.startsWith('sampled'));
-    const after = await page.inputValue('#prompt');
+    // 4. Sample: appends a token to the prompt and reruns; the same seed draws the same token.
+    await page.locator('#temperature').fill('1.5');
+    await page.fill('#top-p', '0.9');
+    const sampleOnce = async () => {
+      await page.fill('#prompt', prompt);
+      await page.click('#run');
+      await page.waitForFunction(() => !document.body.classList.contains('busy'));
+      await page.fill('#seed', '7');
+      await page.click('#sample');
+      await page.waitForFunction(() => document.querySelector('#sampled')?.textContent?.startsWith('sampled') && !document.body.classList.contains('busy'));
+      return [await page.inputValue('#prompt'), await page.locator('#sampled').textContent()];
+    };
+    const [after, note1] = await sampleOnce();
     check(after.startsWith(prompt) && after.length > prompt.length, `sampling appended "${after.slice(prompt.length)}"`);
+    check(note1.includes('seed 7') && note1.includes('top-p 0.9'), `the sample names its seed and top-p: ${note1}`);
+    const [again] = await sampleOnce();
+    check(again === after, 'the same seed draws the same token');
     await page.fill('#prompt', prompt);
     await page.click('#run');
     await page.waitForFunction(() => !document.body.classList.contains('busy'));
+    await page.locator('#temperature').fill('1');
+    await page.fill('#gen-n', '4');
+    await page.click('#generate');
+    await page.waitForFunction(() => document.querySelector('#gen-stats')?.textContent?.includes('tokens/s'));
 
-    // 5. Apply a plan (variant), see the side-by-side comparison.
+    // 5. The plan control: N limited to valid values; a variant shows its expansion in the text box.
     await page.selectOption('#plan-variant', 'skip');
+    check((await page.getAttribute('#plan-n', 'max')) === '11', 'N is limited to 0..11 for 24 layers');
+    check(await page.locator('#plan-k').isDisabled(), 'K is disabled for skip');
+    await page.fill('#plan-n', '12');
+    await page.click('#apply-plan');
+    check((await page.locator('#plan-preview').textContent()).includes('N must be'), `an invalid N is refused: ${await page.locator('#plan-preview').textContent()}`);
     await page.fill('#plan-n', '4');
+    await page.waitForFunction(() => document.querySelector('#plan-text')?.value === '0-3,20-23');
+    check(true, 'choosing skip N=4 writes its plan text 0-3,20-23');
+    // Apply it: the comparison opens, previous output (the generation) is cleared.
     await page.click('#apply-plan');
     await page.waitForSelector('#compare-section:not([hidden])');
     await page.waitForFunction(() => document.querySelector('#compare-summary')?.textContent?.includes('mean KL'));
@@ -167,6 +219,8 @@ async function main() {
           'both columns show next-token probabilities');
     check(await page.locator('#compare-kl .chip').count() === chips.length, 'a KL chip per token');
     check((await page.locator('#step-slider').getAttribute('max')) === '7', 'main views now show the 8-step plan');
+    check((await page.locator('#gen-output').textContent()) === '', 'the previous plan\'s generation was cleared');
+    check((await page.inputValue('#compare-layer')) === '20', 'the comparison opens on layer 20, the first that differs, not layer 0');
     await page.selectOption('#compare-layer', '10');
     await page.waitForFunction(() => document.querySelector('#compare-plan-attn')?.textContent?.includes('layer 10'));
     check((await page.locator('#compare-plan-attn').textContent()).includes('does not run'), 'layer 10 is reported absent from the skip plan');
@@ -177,6 +231,7 @@ async function main() {
 
     // 6. Free-text plan with a looped parallel group; then an invalid one.
     await page.fill('#plan-text', '0-5,[6-17]x2,18-23');
+    check((await page.inputValue('#plan-variant')) === 'text', 'typing a plan switches the menu to "plan text" (no silent override)');
     await page.click('#apply-plan');
     await page.waitForFunction(() => document.querySelector('#compare-summary')?.textContent?.includes('[6-17]x2'));
     check((await page.locator('#plan-preview').textContent()).includes('36 layer applications'), 'plan preview counts applications');
@@ -193,7 +248,7 @@ async function main() {
     await page.fill('#plan-text', '');
     await page.selectOption('#plan-variant', 'full');
     await page.click('#apply-plan');
-    await page.waitForFunction(() => document.querySelector('#compare-section')?.hidden === true);
+    await page.waitForFunction(() => document.querySelector('#compare-section')?.hidden === true && !document.body.classList.contains('busy'));
     await page.fill('#gen-n', '16');
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelector('#gen-stats')?.textContent?.includes('tokens/s'));
@@ -201,6 +256,7 @@ async function main() {
 
     // 8. A 112-token forward with the browser's own request headers (Chromium always offers
     // brotli; httplib's brotli took 10-60 s for this response instead of about 1 s).
+    await page.waitForFunction(() => !document.body.classList.contains('busy'));
     const text112 = await promptOfTokens(page, url, 112);
     await page.fill('#prompt', text112);
     const fwd = page.waitForResponse((r) => r.url().endsWith('/api/forward'), { timeout: 120000 });
@@ -213,6 +269,30 @@ async function main() {
       return e ? e.responseEnd - e.startTime : -1;
     });
     await page.waitForFunction(() => document.querySelectorAll('#tokens .chip').length === 112);
+    // A 112-token map stays readable: under the default square-root scale most of its causal
+    // cells are visibly coloured, under the linear scale far fewer.
+    const inked = () => page.evaluate(() => {
+      const c = document.querySelector('#attn-heads canvas');
+      const ctx = c.getContext('2d');
+      const dpr = window.devicePixelRatio || 1, L = +c.dataset.left * dpr, Tp = +c.dataset.top * dpr, cell = +c.dataset.cell * dpr;
+      const img = ctx.getImageData(0, 0, c.width, c.height).data;
+      let ink = 0, all = 0;
+      for (let q = 0; q < 112; q++) for (let k = 0; k <= q; k++) {
+        const x = Math.floor(L + (k + 0.5) * cell), y = Math.floor(Tp + (q + 0.5) * cell), i = 4 * (y * c.width + x);
+        all++;
+        if (img[i] + img[i + 1] + img[i + 2] < 3 * 235) ink++;
+      }
+      return ink / all;
+    });
+    await page.waitForFunction(() => !document.body.classList.contains('busy'));
+    const inkSqrt = await inked();
+    await page.selectOption('#attn-scale', 'linear');
+    const inkLinear = await inked();
+    await page.locator('#attention-section').screenshot({ path: path.join(outDir, '8-attention-112-linear.png') });
+    await page.selectOption('#attn-scale', 'sqrt');
+    await page.locator('#attention-section').screenshot({ path: path.join(outDir, '8-attention-112-sqrt.png') });
+    check(inkSqrt > 0.5 && inkSqrt > 1.5 * inkLinear,
+          `112-token map: ${(100 * inkSqrt).toFixed(0)}% of causal cells coloured on the square-root scale, ${(100 * inkLinear).toFixed(0)}% on the linear one`);
     const body112 = await res.body();
     console.log(`112-token /api/forward in the page: ${timing.toFixed(0)} ms (model ${JSON.parse(body112).elapsed_ms} ms), ` +
                 `Accept-Encoding '${sent['accept-encoding']}', Content-Encoding '${res.headers()['content-encoding'] ?? ''}', ` +

@@ -298,7 +298,7 @@ TEST_F(ServerApi, PlanPreview) {
 }
 
 TEST_F(ServerApi, BadInputsGetClearErrorsAndTheServerStaysUp) {
-  const std::string big_text(3000, 'x');  // ~3000 bytes, within the body limit
+  const std::string big_text(6000, 'x');  // ~750 tokens (over the 512 limit), within the body limit
   std::string huge_ids = "[";
   for (int i = 0; i < 1000; ++i) huge_ids += (i ? "," : "") + std::to_string(i);
   huge_ids += "]";
@@ -312,7 +312,7 @@ TEST_F(ServerApi, BadInputsGetClearErrorsAndTheServerStaysUp) {
     expect_error(ep, R"({"ids": [1, 99999999]})", 400, "outside the vocabulary");
     expect_error(ep, R"({"ids": ["a"]})", 400, "not an integer");
     expect_error(ep, R"({"ids": []})", 400, "empty");
-    expect_error(ep, "{\"ids\": " + huge_ids + "}", 400, "the limit is 128");
+    expect_error(ep, "{\"ids\": " + huge_ids + "}", 400, "the limit is 512");
     expect_error(ep, json{{"text", big_text}}.dump(), 400, "limit");
   }
   for (const char* ep : {"/api/forward", "/api/predict", "/api/compare", "/api/generate"}) {

@@ -157,6 +157,85 @@ TEST(ServerGolden, Gpt2TinyEveryPlanMatchesHuggingFaceAndHandAttention) {
   }
 }
 
+// /api/head (the step-by-step attention view) and the embedding's parts, against the hand
+// attention on HF's residual stream: Q, K, V vectors, raw scores q.k, the 1/sqrt(hd) scale, the
+// causal softmax and the head output sum_j p_ij v_j, for every step and head of two plans.
+TEST(ServerGolden, Gpt2TinyHeadDetailMatchesHandAttention) {
+  const std::string dir = shared_dir() + "/golden/gpt2-tiny";
+  ServerUnderTest srv(dir);
+  Gpt2Weights w(dir);
+  SafetensorsFile golden(dir + "/golden.safetensors");
+  const int d = w.d, H = w.heads, hd = d / H;
+  const auto wte = w.t("wte.weight"), wpe = w.t("wpe.weight");
+  int checked = 0;
+  for (const GoldenCase& c : golden_cases("gpt2-tiny")) {
+    if (c.key != "full.1" && c.key != "parallel.1") continue;
+    SCOPED_TRACE(c.key);
+    std::vector<int> ids;
+    for (int64_t id : golden.read_i64(c.key + ".input_ids")) ids.push_back(int(id));
+    const int T = int(ids.size());
+    const json plan = {{"steps", c.steps}};
+    auto [fc, fj] = srv.post("/api/forward", json{{"ids", ids}, {"plan", plan}, {"lens_k", 0}, {"attention", false}});
+    ASSERT_EQ(fc, 200) << fj.dump();
+    const json& emb = fj["embedding"];
+    EXPECT_EQ(emb["positions"], "learned");
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < d; ++i) {
+        EXPECT_NEAR(emb["token_vectors"][t][i].get<double>(), wte[size_t(ids[t]) * d + i], 6e-4);
+        EXPECT_NEAR(emb["position_vectors"][t][i].get<double>(), wpe[size_t(t) * d + i], 6e-4);
+      }
+    std::vector<float> x(size_t(T) * d);
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < d; ++i) x[t * d + i] = wte[size_t(ids[t]) * d + i] + wpe[size_t(t) * d + i];
+    for (size_t k = 0; k < c.steps.size(); ++k) {
+      const json& st = fj["steps"][k];
+      for (size_t a = 0; a < st["applications"].size(); ++a) {
+        const json& app = st["applications"][a];
+        if (app["iteration"] != 0) continue;
+        std::vector<std::vector<std::vector<double>>> probs;
+        std::vector<double> qkv;
+        hand_attention(w, app["layer"], x, T, probs, qkv);
+        for (int h = 0; h < H; ++h) {
+          auto [code, j] = srv.post("/api/head", json{{"ids", ids}, {"plan", plan}, {"step", k}, {"application", a}, {"head", h}});
+          ASSERT_EQ(code, 200) << j.dump();
+          ASSERT_EQ(j["layer"], app["layer"]);
+          EXPECT_DOUBLE_EQ(j["scale"].get<double>(), 1.0 / std::sqrt(double(hd)));
+          for (int q = 0; q < T; ++q) {
+            const double* row = qkv.data() + size_t(q) * 3 * d;
+            for (int i = 0; i < hd; ++i) {
+              ASSERT_NEAR(j["q"][q][i].get<double>(), row[h * hd + i], 2e-4 + 1e-4 * std::fabs(row[h * hd + i]));
+              ASSERT_NEAR(j["k"][q][i].get<double>(), row[d + h * hd + i], 2e-4 + 1e-4 * std::fabs(row[d + h * hd + i]));
+              ASSERT_NEAR(j["v"][q][i].get<double>(), row[2 * d + h * hd + i], 2e-4 + 1e-4 * std::fabs(row[2 * d + h * hd + i]));
+            }
+            for (int kk = 0; kk < T; ++kk) {
+              double dot = 0;
+              for (int i = 0; i < hd; ++i) dot += row[h * hd + i] * qkv[size_t(kk) * 3 * d + d + h * hd + i];
+              ASSERT_NEAR(j["scores"][q][kk].get<double>(), dot, 2e-4 + 1e-4 * std::fabs(dot)) << "q " << q << " k " << kk;
+              const double p = kk <= q ? probs[h][q][kk] : 0.0;  // causal: masked keys get 0
+              ASSERT_NEAR(j["probs"][q][kk].get<double>(), p, 5e-5 + 1e-4 * p);
+            }
+            for (int i = 0; i < hd; ++i) {
+              double o = 0;
+              for (int kk = 0; kk <= q; ++kk) o += probs[h][q][kk] * qkv[size_t(kk) * 3 * d + 2 * d + h * hd + i];
+              ASSERT_NEAR(j["output"][q][i].get<double>(), o, 2e-4 + 1e-4 * std::fabs(o));
+            }
+          }
+          ++checked;
+        }
+      }
+      x = golden.read_f32(c.key + ".resid." + std::to_string(k + 1));
+    }
+  }
+  EXPECT_GE(checked, 6 * 4 * 2);
+  // Out-of-range selections are 400s naming the field.
+  for (const auto& [field, value] : {std::pair{"step", 99}, {"application", 5}, {"head", 4}}) {
+    json body = {{"ids", {1, 2, 3}}, {field, value}};
+    auto [code, j] = srv.post("/api/head", body);
+    EXPECT_EQ(code, 400) << j.dump();
+    EXPECT_NE(j["error"].get<std::string>().find(field), std::string::npos) << j.dump();
+  }
+}
+
 TEST(ServerGolden, OtherFamiliesServe) {
   {  // Llama: RoPE, grouped-query attention (2 key/value heads for 4 query heads).
     ServerUnderTest srv(shared_dir() + "/golden/llama-tiny");
@@ -165,6 +244,30 @@ TEST(ServerGolden, OtherFamiliesServe) {
     EXPECT_EQ(j["tokens"][0]["id"], 1);  // BOS by default for SentencePiece models
     EXPECT_EQ(j["steps"][0]["applications"][0]["k_norm"][0].size(), 2u);
     EXPECT_EQ(j["steps"][0]["applications"][0]["q_norm"][0].size(), 4u);
+    // No position vector: RoPE, with the config's base.
+    const json cfg = json::parse(read_text_file(shared_dir() + "/golden/llama-tiny/config.json"));
+    const double theta = cfg.contains("rope_parameters") ? cfg["rope_parameters"]["rope_theta"].get<double>() : cfg["rope_theta"].get<double>();
+    EXPECT_EQ(j["embedding"]["positions"], "rope");
+    EXPECT_TRUE(j["embedding"]["position_vectors"].empty());
+    EXPECT_DOUBLE_EQ(j["embedding"]["rope_theta"].get<double>(), theta);
+    // /api/head under grouped-query attention: query head 3 reads key/value head 3 / (4 / 2) = 1;
+    // the causal softmax of its scores / sqrt(head_dim) is the model's attention of that head.
+    auto [hc, h] = srv.post("/api/head", json{{"text", "def f(x): return x"}, {"step", 1}, {"head", 3}});
+    ASSERT_EQ(hc, 200) << h.dump();
+    EXPECT_EQ(h["kv_head"], 1);
+    EXPECT_TRUE(h["rope"].get<bool>());
+    const int hd = cfg["hidden_size"].get<int>() / cfg["num_attention_heads"].get<int>();
+    EXPECT_DOUBLE_EQ(h["scale"].get<double>(), 1.0 / std::sqrt(double(hd)));
+    const size_t T = h["tokens"].size();
+    for (size_t q = 0; q < T; ++q) {
+      double mx = -1e300, z = 0;
+      for (size_t k = 0; k <= q; ++k) mx = std::max(mx, h["scores"][q][k].get<double>() * h["scale"].get<double>());
+      for (size_t k = 0; k <= q; ++k) z += std::exp(h["scores"][q][k].get<double>() * h["scale"].get<double>() - mx);
+      for (size_t k = 0; k < T; ++k) {
+        const double p = k <= q ? std::exp(h["scores"][q][k].get<double>() * h["scale"].get<double>() - mx) / z : 0.0;
+        EXPECT_NEAR(h["probs"][q][k].get<double>(), p, 2e-3) << q << " " << k;
+      }
+    }
     auto [gc, g] = srv.post("/api/generate", json{{"text", "x"}, {"max_tokens", 3}, {"stop_at_eos", false}});
     EXPECT_EQ(gc, 200);
   }

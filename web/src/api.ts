@@ -26,7 +26,9 @@ export interface Step {
 export interface PlanInfo { text: string; steps: { label: string; layers: number[]; iterations: number }[]; applications: number }
 export interface ForwardResult {
   tokens: TokenInfo[]; plan: PlanInfo; causal: boolean;
-  embedding: { vectors: number[][]; norm: number[]; token_norm: number[]; position_norm: number[] };
+  embedding: { vectors: number[][]; norm: number[]; token_norm: number[]; position_norm: number[];
+               token_vectors: number[][]; position_vectors: number[][]; positions: 'learned' | 'rope';
+               rope_theta: number; rope_type: string };
   steps: Step[]; final: Distribution; surprisal: number[]; elapsed_ms: number;
 }
 export interface CompareResult {
@@ -36,10 +38,24 @@ export interface CompareResult {
 }
 export interface Info {
   model: { family: string; model_type: string; n_layer: number; d_model: number; n_head: number; n_kv_head: number;
-           d_ff: number; vocab: number; max_positions: number; parameters: number; dir: string; causal: boolean };
+           d_ff: number; vocab: number; max_positions: number; parameters: number; dir: string; causal: boolean;
+           head_dim: number; activation: string; positions: 'learned' | 'rope'; rope_theta: number; norm: string;
+           post_norm: boolean; block: string };
   variants: string[]; tokenizer: boolean; default_add_special: boolean;
   limits: { max_prompt_tokens: number; max_generate_tokens: number; max_top_k: number };
 }
+// One head of one layer application, step by step (POST /api/head).
+export interface HeadDetail {
+  layer: number; member: number; iteration: number; head: number; kv_head: number; head_dim: number;
+  scale: number; causal: boolean; rope: boolean; shaped: boolean; tokens: TokenInfo[];
+  q: number[][]; k: number[][]; v?: number[][];   // [token][head_dim], after RoPE where used
+  scores: number[][];                              // q_i . k_j, every pair [query][key]
+  probs: number[][];                               // the model's attention weights [query][key]
+  output?: number[][];                             // sum_j probs_ij v_j
+}
+export interface SimilarityResult { labels: string[]; matrix: number[][]; tokens: number }
+export interface SampleOptions { top_k: number; top_p: number; seed: number }
+
 export type PlanSpec = string | { variant: string; n?: number; k?: number; seed?: number };
 
 export class ApiError extends Error {
@@ -61,16 +77,20 @@ export const info = () => call<Info>('/api/info');
 export const planPreview = (plan: PlanSpec) => call<{ text: string; steps: number; applications: number }>('/api/plan', { plan });
 export const forward = (text: string, plan: PlanSpec, temperature: number, top_k: number) =>
   call<ForwardResult>('/api/forward', { text, plan, temperature, top_k });
-export const predict = (text: string, plan: PlanSpec, temperature: number, top_k: number, sample = false, seed = 0) =>
-  call<Distribution>('/api/predict', { text, plan, temperature, top_k, sample, seed });
+export const predict = (text: string, plan: PlanSpec, temperature: number, top_k: number, sampling?: SampleOptions) =>
+  call<Distribution>('/api/predict', sampling
+    ? { text, plan, temperature, top_k, sample: true, sample_top_k: sampling.top_k, top_p: sampling.top_p, seed: sampling.seed }
+    : { text, plan, temperature, top_k });
+export const head = (text: string, plan: PlanSpec, step: number, application: number, headIndex: number) =>
+  call<HeadDetail>('/api/head', { text, plan, step, application, head: headIndex });
 export const compare = (text: string, plan: PlanSpec) => call<CompareResult>('/api/compare', { text, plan });
 
 // Streams /api/generate's server-sent events; onToken gets each piece of new text.
 export async function generate(text: string, plan: PlanSpec, max_tokens: number, temperature: number,
-                               onToken: (text: string) => void): Promise<{ tokens: number; tokens_per_s: number }> {
+                               sampling: SampleOptions, onToken: (text: string) => void): Promise<{ tokens: number; tokens_per_s: number }> {
   const res = await fetch('/api/generate', {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ text, plan, max_tokens, temperature, seed: Math.floor(Math.random() * 1e9) }),
+    body: JSON.stringify({ text, plan, max_tokens, temperature, top_k: sampling.top_k, top_p: sampling.top_p, seed: sampling.seed }),
   });
   if (!res.ok || !res.body) {
     const t = await res.text();
@@ -100,3 +120,6 @@ export async function generate(text: string, plan: PlanSpec, max_tokens: number,
   if (!done) throw new ApiError(500, 'generation stream ended early');
   return done;
 }
+
+// Cosine similarity between the states after every pair of plan steps (POST /api/similarity).
+export const similarity = (texts: string[], plan: PlanSpec) => call<SimilarityResult>('/api/similarity', { texts, plan });

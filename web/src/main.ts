@@ -1,17 +1,16 @@
 // The explainer page: one prompt, one forward pass per plan, every view drawn from its JSON.
+// Sections follow the architecture overview at the top (views/overview.ts).
 import './style.css';
 import * as api from './api';
-import { Heatmap, cellFor, diverging, sequential } from './heatmap';
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-const el = (tag: string, cls?: string, text?: string) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
-// Token text with whitespace made visible.
-const show = (t: string) => t.replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/ /g, '·') || '∅';
+import { $, el, option, show } from './dom';
+import { planError, readPlan, setupPlanEditor } from './plan';
+import { hoverAttention, renderAttention, smallAttentionMaps } from './views/attention';
+import { renderEmbedding } from './views/embedding';
+import { renderHeadSteps } from './views/head_steps';
+import { renderMlp } from './views/mlp';
+import { renderOverview, renderPlanStrip } from './views/overview';
+import { renderLens, renderSimilarity, renderStepChanges } from './views/residual';
+import { SCALE_MODES } from './scales';
 
 let info: api.Info | null = null;
 let fullRun: api.ForwardResult | null = null;
@@ -20,6 +19,7 @@ let comparison: api.CompareResult | null = null;
 let appliedPlan: api.PlanSpec = 'full';
 let runPrompt = '';
 let busy = 0;
+let headRequest = 0;
 
 function setStatus(text: string, error = false) {
   const s = $('status');
@@ -41,19 +41,26 @@ async function guard<T>(what: string, fn: () => Promise<T>): Promise<T | undefin
 }
 
 const viewRun = () => planRun ?? fullRun;
+const viewPlan = (): api.PlanSpec => (planRun ? appliedPlan : 'full');
 const isFull = (p: api.PlanSpec) => p === 'full' || (typeof p === 'object' && p.variant === 'full');
-const temperature = () => Number(($('temperature') as HTMLInputElement).value);
-const topK = () => Math.max(1, Math.min(50, Number(($('top-k') as HTMLInputElement).value) || 10));
+const value = (id: string) => Number(($(id) as HTMLInputElement).value);
+const temperature = () => value('temperature');
+const topK = () => Math.max(1, Math.min(50, value('top-k') || 10));
+const sampling = (): api.SampleOptions => ({
+  top_k: topK(), top_p: Math.max(0.01, Math.min(1, value('top-p') || 1)), seed: Math.max(0, Math.floor(value('seed')) || 0),
+});
+const stepIndex = () => value('step-slider');
 
-function readPlan(): api.PlanSpec {
-  const text = ($('plan-text') as HTMLInputElement).value.trim();
-  if (text) return text;
-  const variant = ($('plan-variant') as HTMLSelectElement).value;
-  if (variant === 'full') return 'full';
-  return { variant, n: Number(($('plan-n') as HTMLInputElement).value), k: Number(($('plan-k') as HTMLInputElement).value) };
+function currentApplication(): { step: number; index: number; app: api.Application } | null {
+  const run = viewRun();
+  if (!run) return null;
+  const step = Math.min(stepIndex(), run.steps.length - 1);
+  const apps = run.steps[step].applications;
+  const index = Math.min(Number(($('app-select') as HTMLSelectElement).value) || 0, apps.length - 1);
+  return apps[index] ? { step, index, app: apps[index] } : null;
 }
 
-// ---------- tokens and embedding ----------
+// ---------- tokens ----------
 
 function renderTokens(run: api.ForwardResult) {
   const box = $('tokens');
@@ -68,200 +75,55 @@ function renderTokens(run: api.ForwardResult) {
   });
 }
 
-function robustMax(rows: number[][]) {
-  const all = rows.flat().map(Math.abs).sort((a, b) => a - b);
-  return all.length ? all[Math.floor(0.99 * (all.length - 1))] : 1;
+// ---------- step, application, head ----------
+
+function selectStep(k: number) {
+  ($('step-slider') as HTMLInputElement).value = String(k);
+  renderStep();
 }
 
-let embedMap: Heatmap | null = null;
-function renderEmbedding(run: api.ForwardResult) {
-  const rows = run.embedding.vectors;
-  const cell = Math.max(2, cellFor(rows.length, 200, 2, 10));
-  embedMap ??= new Heatmap($('embedding-canvas') as HTMLCanvasElement, {
-    cell, scale: sequential,
-    onHover: (r, c) => { if (r >= 0) $('embedding-canvas').title = `token #${r} dim ${c}: ${viewRun()?.embedding.vectors[r][c]}`; },
-  });
-  (embedMap as any).opt.cell = cell;
-  embedMap.setScale(diverging(robustMax(rows)));
-  embedMap.setData(rows);
-  const norms = $('embedding-norms');
-  norms.replaceChildren(el('div', 'muted', '‖x‖ (token, position)'));
-  run.tokens.forEach((t, i) => {
-    const n = `${run.embedding.norm[i].toFixed(2)}` +
-      (run.embedding.token_norm.length ? ` (${run.embedding.token_norm[i].toFixed(2)}, ${run.embedding.position_norm[i]?.toFixed(2) ?? '–'})` : '');
-    norms.append(el('div', '', `${show(t.text)}: ${n}`));
-  });
-}
-
-// ---------- attention ----------
-
-let headMaps: Heatmap[] = [];
-
-function currentApplication(): api.Application | null {
+function renderStep() {
   const run = viewRun();
-  if (!run) return null;
-  const step = run.steps[Number(($('step-slider') as HTMLInputElement).value)] ?? run.steps[0];
-  const app = step.applications[Number(($('app-select') as HTMLSelectElement).value)] ?? step.applications[0];
-  return app ?? null;
-}
-
-function attentionRow(app: api.Application, head: number, q: number): number[] {
-  return app.attention?.[head]?.[q] ?? [];
-}
-
-function hoverAttention(q: number, k: number, head: number) {
-  const run = viewRun();
-  const app = currentApplication();
-  const chips = Array.from($('attn-tokens').children) as HTMLElement[];
-  headMaps.forEach((m) => m.highlight(q, k));
-  chips.forEach((c) => { c.style.background = ''; c.classList.remove('query'); });
-  if (!run || !app || q < 0) { $('attn-info').textContent = 'hover a token or a cell'; return; }
-  // Colour each key token by the attention the query gives it (one head, or the mean over heads).
-  const H = app.attention?.length ?? 0;
-  const weights = run.tokens.map((_, j) => {
-    if (head >= 0) return attentionRow(app, head, q)[j] ?? 0;
-    let s = 0;
-    for (let h = 0; h < H; h++) s += attentionRow(app, h, q)[j] ?? 0;
-    return H ? s / H : 0;
-  });
-  chips.forEach((c, j) => { c.style.background = `rgba(40,90,220,${Math.min(1, weights[j]).toFixed(3)})`; });
-  chips[q]?.classList.add('query');
-  const who = head >= 0 ? `head ${head}` : 'mean over heads';
-  const qt = show(run.tokens[q].text);
-  if (k >= 0 && head >= 0)
-    $('attn-info').textContent = `layer ${app.layer}, ${who}: query "${qt}" (#${q}) → key "${show(run.tokens[k].text)}" (#${k}): ${(weights[k] ?? 0).toFixed(4)}`;
-  else {
-    const best = weights.indexOf(Math.max(...weights));
-    $('attn-info').textContent = `layer ${app.layer}, ${who}: query "${qt}" (#${q}) attends most to "${show(run.tokens[best].text)}" (#${best}, ${weights[best].toFixed(3)})`;
-  }
-}
-
-function renderApplicationOptions(run: api.ForwardResult) {
-  const slider = $('step-slider') as HTMLInputElement;
-  const step = run.steps[Number(slider.value)] ?? run.steps[0];
+  if (!run) return;
+  const step = run.steps[Math.min(stepIndex(), run.steps.length - 1)];
   $('step-label').textContent = `step ${step.index + 1}/${run.steps.length}: ${step.label}`;
   const sel = $('app-select') as HTMLSelectElement;
-  sel.replaceChildren();
-  step.applications.forEach((a, i) => {
-    const o = el('option', '', `layer ${a.layer}` + (step.applications.length > 1 ? ` (member ${a.member}, iteration ${a.iteration + 1})` : '')) as HTMLOptionElement;
-    o.value = String(i);
-    sel.append(o);
-  });
+  const keep = sel.value;
+  sel.replaceChildren(...step.applications.map((a, i) =>
+    option(String(i), `layer ${a.layer}` + (step.applications.length > 1 ? ` (member ${a.member}, iteration ${a.iteration + 1})` : ''))));
+  if (Number(keep) < step.applications.length) sel.value = keep;
   sel.disabled = step.applications.length < 2;
+  renderPlanStrip(run, step.index, selectStep);
+  renderApplication();
 }
 
-function renderAttention() {
+function renderApplication() {
   const run = viewRun();
-  const app = currentApplication();
-  const heads = $('attn-heads');
-  heads.replaceChildren();
-  headMaps = [];
-  const toks = $('attn-tokens');
-  toks.replaceChildren();
-  if (!run || !app || !app.attention) return;
-  run.tokens.forEach((t, i) => {
-    const chip = el('span', 'chip token', show(t.text));
-    chip.addEventListener('mouseenter', () => hoverAttention(i, -1, -1));
-    chip.addEventListener('mouseleave', () => hoverAttention(-1, -1, -1));
-    toks.append(chip);
-  });
-  const T = run.tokens.length;
-  const cell = cellFor(T, 220);
-  app.attention.forEach((rows, h) => {
-    const box = el('div', 'head');
-    const ent = app.attn_entropy[h];
-    box.append(el('div', 'muted', `head ${h} · mean entropy ${(ent.reduce((a, b) => a + b, 0) / ent.length).toFixed(2)}`));
-    const canvas = document.createElement('canvas');
-    canvas.className = 'attn-canvas';
-    canvas.dataset.head = String(h);
-    box.append(canvas);
-    heads.append(box);
-    const m = new Heatmap(canvas, { cell, scale: sequential, onHover: (q, k) => hoverAttention(q, k, h) });
-    m.setData(rows, T);
-    headMaps.push(m);
-  });
-  renderQkv(run, app);
-  renderMlp(run, app);
+  const cur = currentApplication();
+  if (!run) return;
+  renderAttention(run, cur?.app ?? null, (h) => { ($('head-select') as HTMLSelectElement).value = String(h); void loadHead(); });
+  if (cur) renderMlp(run, cur.app);
+  void loadHead();
 }
 
-function renderQkv(run: api.ForwardResult, app: api.Application) {
-  const table = el('table');
-  const head = el('tr');
-  head.append(el('th', '', 'token'));
-  const H = app.q_norm[0]?.length ?? 0, KV = app.k_norm[0]?.length ?? 0;
-  for (let h = 0; h < H; h++) head.append(el('th', '', `‖q${h}‖`));
-  for (let h = 0; h < KV; h++) head.append(el('th', '', `‖k${h}‖`));
-  for (let h = 0; h < KV; h++) head.append(el('th', '', `‖v${h}‖`));
-  head.append(el('th', '', '‖out‖'));
-  table.append(head);
-  run.tokens.forEach((t, i) => {
-    const tr = el('tr');
-    tr.append(el('td', '', show(t.text)));
-    [...app.q_norm[i], ...app.k_norm[i], ...app.v_norm[i], app.out_norm[i]].forEach((v) => tr.append(el('td', '', v.toFixed(2))));
-    table.append(tr);
-  });
-  $('qkv').replaceChildren(el('div', 'muted', 'Q/K/V: norm of each head\'s vector per token (after RoPE where used)'), table);
+async function loadHead() {
+  const run = viewRun();
+  const cur = currentApplication();
+  if (!run || !cur) return;
+  const head = Number(($('head-select') as HTMLSelectElement).value) || 0;
+  const qsel = $('head-query') as HTMLSelectElement;
+  if (qsel.options.length !== run.tokens.length) {
+    qsel.replaceChildren(...run.tokens.map((t, i) => option(String(i), `#${i} ${show(t.text)}`)));
+    qsel.value = String(run.tokens.length - 1);
+  }
+  const ticket = ++headRequest;
+  const d = await guard('attention step by step', () => api.head(runPrompt, viewPlan(), cur.step, cur.index, head));
+  if (!d || ticket !== headRequest) return;
+  renderHeadSteps(d, Number(qsel.value));
+  document.body.dataset.headReady = `${d.layer}:${d.head}:${qsel.value}`;
 }
 
-// ---------- MLP ----------
-
-let mlpMap: Heatmap | null = null;
-function renderMlp(run: api.ForwardResult, app: api.Application) {
-  const T = run.tokens.length;
-  const rows = run.tokens.map((_, t) => app.mlp.values.map((col) => col[t]));
-  mlpMap ??= new Heatmap($('mlp-canvas') as HTMLCanvasElement, {
-    cell: 12, scale: sequential,
-    onHover: (r, c) => {
-      const a = currentApplication();
-      if (r >= 0 && a) $('mlp-canvas').title = `token #${r}, neuron ${a.mlp.neurons[c]}: ${a.mlp.values[c][r]}`;
-    },
-  });
-  (mlpMap as any).opt.cell = cellFor(Math.max(T, app.mlp.neurons.length), 300, 4, 14);
-  mlpMap.setScale(diverging(robustMax(rows)));
-  mlpMap.setData(rows);
-  const bars = $('mlp-bars');
-  bars.replaceChildren(el('div', 'muted', `layer ${app.layer}: mean |act| · active share`));
-  const mx = Math.max(...app.mlp.mean_abs, 1e-9);
-  run.tokens.forEach((t, i) => {
-    const row = el('div', 'bar-row');
-    row.append(el('span', 'bar-label', show(t.text)));
-    const bar = el('span', 'bar');
-    bar.style.width = `${(100 * app.mlp.mean_abs[i] / mx).toFixed(1)}px`;
-    row.append(bar, el('span', 'muted', ` ${app.mlp.mean_abs[i].toFixed(3)} · ${(100 * app.mlp.active_frac[i]).toFixed(0)}%`));
-    bars.append(row);
-  });
-}
-
-// ---------- logit lens ----------
-
-function renderLens(run: api.ForwardResult, box: HTMLElement, lastOnly = false) {
-  const table = el('table', 'lens-table');
-  const T = run.tokens.length;
-  const cols = lastOnly ? [T - 1] : run.tokens.map((_, i) => i);
-  const head = el('tr');
-  head.append(el('th', '', 'step'));
-  cols.forEach((i) => head.append(el('th', '', show(run.tokens[i].text))));
-  head.append(el('th', '', '‖x‖ last'));
-  table.append(head);
-  run.steps.forEach((s) => {
-    const tr = el('tr');
-    tr.append(el('th', '', `${s.index + 1}: ${s.label}`));
-    cols.forEach((i) => {
-      const top = s.lens?.[i]?.[0];
-      const td = el('td', 'lens-cell', top ? show(top.text) : '');
-      if (top) {
-        td.style.background = `rgba(60,160,90,${top.prob.toFixed(3)})`;
-        td.title = (s.lens?.[i] ?? []).map((e) => `${show(e.text)} ${(100 * e.prob).toFixed(1)}%`).join('\n');
-      }
-      tr.append(td);
-    });
-    tr.append(el('td', 'muted', s.resid_norm[T - 1].toFixed(1)));
-    table.append(tr);
-  });
-  box.replaceChildren(table);
-}
-
-// ---------- output distribution ----------
+// ---------- next token ----------
 
 function renderBars(dist: api.Distribution, box: HTMLElement) {
   box.replaceChildren(el('div', 'muted', `T = ${dist.temperature.toFixed(2)} · entropy ${dist.entropy.toFixed(3)} nats`));
@@ -283,19 +145,27 @@ async function refreshDistributions() {
   if (main) renderBars(main, $('output-bars'));
   if (planRun) {
     const full = await guard('next-token distribution', () => api.predict(runPrompt, 'full', T, k));
-    const plan = main;
     if (full) renderBars(full, $('compare-full-bars'));
-    if (plan) renderBars(plan, $('compare-plan-bars'));
+    if (main) renderBars(main, $('compare-plan-bars'));
   }
 }
 
 // ---------- comparison ----------
 
-function renderCompare() {
+// The layer the comparison opens on: the first layer the plan runs after the steps it shares
+// with the full model (there the two runs differ first), not layer 0.
+function firstDifferingLayer(): number {
+  if (!planRun || !comparison) return 0;
+  const st = planRun.steps[Math.min(comparison.shared_steps, planRun.steps.length - 1)];
+  return st?.layers[0] ?? 0;
+}
+
+function renderCompare(openLayer: boolean) {
   const sec = $('compare-section');
   if (!planRun || !fullRun || !comparison) { sec.hidden = true; return; }
   sec.hidden = false;
   const c = comparison;
+  if (openLayer) ($('compare-layer') as HTMLSelectElement).value = String(firstDifferingLayer());
   $('compare-summary').textContent =
     `plan ${planRun.plan.text} (${planRun.plan.steps.length} steps, ${planRun.plan.applications} layer applications) vs full model: ` +
     `mean KL ${c.mean_kl.toFixed(4)} nats · top-1 agreement ${(100 * c.top1_agreement).toFixed(1)}% · ` +
@@ -313,14 +183,12 @@ function renderCompare() {
     col.append(bars, el('div', 'muted', 'logit lens at the last token'), lens, attn);
   }
   renderCompareAttention();
-  const kl = $('compare-kl');
-  kl.replaceChildren();
-  c.kl.forEach((v, i) => {
+  $('compare-kl').replaceChildren(...c.kl.map((v, i) => {
     const chip = el('span', 'chip', `${show(c.tokens[i].text)} ${v.toFixed(2)}${c.top1_agree[i] ? ' ✓' : ''}`);
     chip.style.background = `rgba(200,40,120,${Math.min(1, v / 2).toFixed(3)})`;
     chip.title = `position ${i}: KL ${v} nats, final cosine ${c.final_cosine[i]}`;
-    kl.append(chip);
-  });
+    return chip;
+  }));
 }
 
 function renderCompareAttention() {
@@ -333,39 +201,38 @@ function renderCompareAttention() {
     if (!apps.length) { box.append(el('div', 'muted', `layer ${layer} does not run in this plan`)); continue; }
     const { s, a } = apps[0];
     box.append(el('div', 'muted', `layer ${layer} at step ${s.index + 1} (${s.label})` + (apps.length > 1 ? `; runs ${apps.length}×, first shown` : '')));
-    const T = run.tokens.length;
-    (a.attention ?? []).forEach((rows, h) => {
-      const wrap = el('div', 'head');
-      wrap.append(el('div', 'muted', `head ${h}`));
-      const canvas = document.createElement('canvas');
-      wrap.append(canvas);
-      box.append(wrap);
-      new Heatmap(canvas, { cell: cellFor(T, 140, 2, 12), scale: sequential }).setData(rows, T);
-    });
+    smallAttentionMaps(box, a.attention ?? [], run.tokens.length);
   }
 }
 
 // ---------- actions ----------
 
-function renderAll() {
+function renderAll(newPlan: boolean) {
   const run = viewRun();
   if (!run) return;
   renderTokens(run);
-  renderEmbedding(run);
+  renderEmbedding(run, info);
   const slider = $('step-slider') as HTMLInputElement;
   slider.max = String(run.steps.length - 1);
-  if (Number(slider.value) > run.steps.length - 1) slider.value = String(run.steps.length - 1);
-  renderApplicationOptions(run);
-  renderAttention();
+  if (stepIndex() > run.steps.length - 1) slider.value = String(run.steps.length - 1);
+  renderStep();
   renderLens(run, $('lens'));
+  renderStepChanges(run);
   renderBars(run.final, $('output-bars'));
-  renderCompare();
+  renderCompare(newPlan);
 }
 
-async function run() {
+// What belonged to the previous plan or prompt disappears before the new run is shown.
+function clearStale() {
+  for (const id of ['gen-output', 'gen-stats', 'sampled', 'similarity', 'head-steps', 'head-cell']) $(id).replaceChildren();
+  $('compare-section').hidden = true;
+}
+
+async function run(newPlan = false) {
   const text = ($('prompt') as HTMLTextAreaElement).value;
   if (!text) { setStatus('type a prompt first', true); return; }
   setStatus('running…');
+  if (text !== runPrompt || newPlan) clearStale();  // before awaiting: output started later stays
   const T = temperature(), k = topK();
   const full = await guard('forward', () => api.forward(text, 'full', T, k));
   if (!full) return;
@@ -378,39 +245,46 @@ async function run() {
     const c = await guard('comparison', () => api.compare(text, appliedPlan));
     if (p && c) { planRun = p; comparison = c; }
   }
-  renderAll();
+  renderAll(newPlan);
   const shown = viewRun()!;
   setStatus(`${shown.tokens.length} tokens · ${shown.steps.length} steps · ${planRun ? `showing plan ${planRun.plan.text}` : 'full model'} · forward ${shown.elapsed_ms.toFixed(0)} ms`);
   document.body.dataset.ready = String(Date.now());
+  const sim = await guard('layer similarity', () => api.similarity([text], viewPlan()));
+  if (sim && runPrompt === text) renderSimilarity(sim);
 }
 
 async function applyPlan() {
-  const plan = readPlan();
   const preview = $('plan-preview');
+  const bad = planError();
+  if (bad) { preview.textContent = `invalid plan: ${bad}`; preview.classList.add('error'); return; }
+  const plan = readPlan();
   const p = await guard('invalid plan', () => api.planPreview(plan));
   if (!p) { preview.textContent = $('status').textContent; preview.classList.add('error'); return; }
   preview.classList.remove('error');
-  preview.textContent = `plan: ${p.text} (${p.steps} steps, ${p.applications} layer applications)`;
+  preview.textContent = `applied plan: ${p.text} (${p.steps} steps, ${p.applications} layer applications)`;
   appliedPlan = plan;
-  await run();
+  await run(true);
 }
 
 async function sample() {
   if (!fullRun) await run();
-  const d = await guard('sample', () => api.predict(runPrompt, appliedPlan, temperature(), topK(), true, Math.floor(Math.random() * 1e9)));
+  const o = sampling();
+  const d = await guard('sample', () => api.predict(runPrompt, appliedPlan, temperature(), topK(), o));
   if (!d?.sampled) return;
-  $('sampled').textContent = `sampled "${show(d.sampled.text)}" (id ${d.sampled.id})`;
+  $('sampled').textContent = `sampled "${show(d.sampled.text)}" (id ${d.sampled.id}) · seed ${o.seed}, T ${temperature().toFixed(2)}, top-k ${o.top_k}, top-p ${o.top_p}`;
+  ($('seed') as HTMLInputElement).value = String(o.seed + 1);  // the next sample draws afresh; type a seed to repeat one
   ($('prompt') as HTMLTextAreaElement).value = runPrompt + d.sampled.text;
+  const note = $('sampled').textContent;
   await run();
+  $('sampled').textContent = note;
 }
 
 async function generate() {
   const text = ($('prompt') as HTMLTextAreaElement).value;
   const out = $('gen-output');
-  out.textContent = '';
-  out.append(el('span', 'prompt-echo', text));
-  const n = Number(($('gen-n') as HTMLInputElement).value) || 32;
-  const done = await guard('generate', () => api.generate(text, appliedPlan, n, temperature(), (t) => out.append(t)));
+  out.replaceChildren(el('span', 'prompt-echo', text));
+  const n = value('gen-n') || 32;
+  const done = await guard('generate', () => api.generate(text, appliedPlan, n, temperature(), sampling(), (t) => out.append(t)));
   if (done) $('gen-stats').textContent = `${done.tokens} tokens, ${done.tokens_per_s.toFixed(1)} tokens/s`;
 }
 
@@ -421,20 +295,27 @@ async function init() {
   const m = i.model;
   $('model-info').textContent = `${m.dir.split('/').filter(Boolean).pop()} · ${m.family} · ${m.n_layer} layers · d=${m.d_model} · ` +
     `${m.n_head} heads · ${(m.parameters / 1e6).toFixed(1)}M parameters`;
-  const sel = $('plan-variant') as HTMLSelectElement;
-  i.variants.forEach((v) => { const o = el('option', '', v) as HTMLOptionElement; o.value = v; sel.append(o); });
-  const layerSel = $('compare-layer') as HTMLSelectElement;
-  for (let l = 0; l < m.n_layer; l++) { const o = el('option', '', `layer ${l}`) as HTMLOptionElement; o.value = String(l); layerSel.append(o); }
-  ($('plan-n') as HTMLInputElement).max = String(Math.floor(m.n_layer / 2));
+  renderOverview(i);
+  setupPlanEditor(i, () => {
+    const p = $('plan-preview');
+    p.classList.remove('error');
+    p.textContent = 'edited: press Apply plan to run it';
+  });
+  ($('compare-layer') as HTMLSelectElement).replaceChildren(...Array.from({ length: m.n_layer }, (_, l) => option(String(l), `layer ${l}`)));
+  ($('head-select') as HTMLSelectElement).replaceChildren(...Array.from({ length: m.n_head }, (_, h) => option(String(h), `head ${h}`)));
+  ($('attn-scale') as HTMLSelectElement).replaceChildren(...SCALE_MODES.map((s) => option(s.mode, s.label)));
   ($('gen-n') as HTMLInputElement).max = String(i.limits.max_generate_tokens);
   if (!m.causal) ($('generate') as HTMLButtonElement).disabled = true;
 
-  $('run').addEventListener('click', run);
+  $('run').addEventListener('click', () => run());
   $('apply-plan').addEventListener('click', applyPlan);
   $('sample').addEventListener('click', sample);
   $('generate').addEventListener('click', generate);
-  $('step-slider').addEventListener('input', () => { const r = viewRun(); if (r) { renderApplicationOptions(r); renderAttention(); } });
-  $('app-select').addEventListener('change', renderAttention);
+  $('step-slider').addEventListener('input', renderStep);
+  $('app-select').addEventListener('change', renderApplication);
+  $('head-select').addEventListener('change', () => void loadHead());
+  $('head-query').addEventListener('change', () => void loadHead());
+  $('attn-scale').addEventListener('change', () => { renderApplication(); renderCompareAttention(); hoverAttention(-1, -1, -1); });
   $('compare-layer').addEventListener('change', renderCompareAttention);
   $('temperature').addEventListener('input', () => {
     $('temperature-value').textContent = temperature().toFixed(2);
