@@ -63,6 +63,13 @@ json record_step(int64_t step, double lr, double loss, const std::vector<size_t>
   return {{"step", step + 1}, {"lr", lr}, {"loss", loss}, {"examples", ex}};
 }
 
+// The plan as [[layers], iterations] per step, for the replay.
+json plan_json(const Plan& p) {
+  json out = json::array();
+  for (const PlanStep& s : p.steps) out.push_back({{"layers", s.layers}, {"iterations", s.iterations}});
+  return out;
+}
+
 struct Resume {
   int epoch = 0;  // epochs already done
   int64_t step = 0;
@@ -176,6 +183,7 @@ json run(const Options& o) {
         if (int64_t(recorded.size()) == o.record_steps || step + 1 == total)
           write_file_atomic(o.out_dir + "/first_steps.json", json{{"task", task.name}, {"head_only", o.head_only},
                                                                    {"clip", o.clip}, {"weight_decay", o.weight_decay},
+                                                                   {"plan", plan_json(o.plan)},
                                                                    {"steps", recorded}}.dump() + "\n");
       }
       loss_sum += loss;
