@@ -41,6 +41,8 @@ int cmd_finetune(const Argv& argv) {
   o.integer("--limit-dev", f.limit_dev, "use the first N dev records only", 0, INT64_MAX, "all");
   o.integer("--log-every", f.log_every, "print the training loss every N steps", 0, INT32_MAX, "never");
   o.integer("--record-steps", f.record_steps, "write the first N steps' inputs and losses to OUT/first_steps.json", 0, 100000, "none");
+  o.integer("--stop-after", f.stop_after, "stop after N epochs (continue later with --resume and the same options)", 0,
+            1000, "never");
   o.flag("--resume", f.resume, "continue from OUT/checkpoint.safetensors (exact: same batches, same optimizer state)");
   if (!o.parse(argv)) return 0;
   check_plan_args(o, pa);

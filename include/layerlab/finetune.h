@@ -82,6 +82,7 @@ struct Options {
   int64_t limit_train = 0, limit_dev = 0;  // > 0: first records only (tests, smoke runs)
   int log_every = 0;          // > 0: print the loss every this many steps
   bool resume = false;        // continue from out_dir/checkpoint.safetensors
+  int stop_after = 0;         // > 0: stop after this many epochs (resume later with the same options)
   int record_steps = 0;       // > 0: OUT/first_steps.json holds the first steps' inputs, rates
                               // and losses (bench/glue/torch_reference.py replays them)
 };

@@ -77,15 +77,16 @@ struct Resume {
 
 const char* kCheckpoint = "checkpoint.safetensors";
 
-void save_checkpoint(const std::string& dir, Engine& e, const train::AdamW& adam, int epoch, int64_t step) {
+void save_checkpoint(const std::string& dir, Engine& e, const train::AdamW& adam, int epoch, int64_t step, int total) {
   auto& a = const_cast<train::AdamW&>(adam);
   const int64_t n = int64_t(e.params().size());
   write_safetensors(dir + "/" + kCheckpoint,
                     {{"params", {n}, e.params()}, {"adam.m", {n}, a.m()}, {"adam.v", {n}, a.v()}},
-                    {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}, {"layout", e.layout_name()}});
+                    {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}, {"layout", e.layout_name()},
+                     {"total_steps", std::to_string(total)}});
 }
 
-Resume load_checkpoint(const std::string& dir, Engine& e, train::AdamW& adam) {
+Resume load_checkpoint(const std::string& dir, Engine& e, train::AdamW& adam, int total) {
   const std::string path = dir + "/" + kCheckpoint;
   SafetensorsFile f(path);
   const auto meta = [&](const std::string& k) {
@@ -95,6 +96,9 @@ Resume load_checkpoint(const std::string& dir, Engine& e, train::AdamW& adam) {
   };
   if (meta("layout") != e.layout_name())
     fail(path, "was written for a different model or head (" + clip(meta("layout")) + "); this run is " + e.layout_name());
+  if (meta("total_steps") != std::to_string(total))
+    fail(path, "was written by a run of " + clip(meta("total_steps")) + " steps; this one has " + std::to_string(total) +
+                   " (resume with the same --epochs, --batch and data)");
   const size_t n = e.params().size();
   for (const char* name : {"params", "adam.m", "adam.v"})
     if (f.get(name).numel() != int64_t(n)) fail(path, std::string("tensor '") + name + "' has the wrong size");
@@ -147,7 +151,7 @@ json run(const Options& o) {
   oc.clip = o.clip;
   train::AdamW adam(engine->layout(), oc);
   Resume at;
-  if (o.resume && file_exists(o.out_dir + "/" + kCheckpoint)) at = load_checkpoint(o.out_dir, *engine, adam);
+  if (o.resume && file_exists(o.out_dir + "/" + kCheckpoint)) at = load_checkpoint(o.out_dir, *engine, adam, total);
 
   std::vector<int> labels(train_set.size());
   std::vector<double> targets(train_set.size());
@@ -205,8 +209,9 @@ json run(const Options& o) {
                  metrics_json(m).dump().c_str(), glue::task_score(m));
     result["dev"] = metrics_json(m);
     result["task_score"] = glue::task_score(m);
-    save_checkpoint(o.out_dir, *engine, adam, epoch + 1, step);
+    save_checkpoint(o.out_dir, *engine, adam, epoch + 1, step, total);
     write_file_atomic(results_path, result.dump(2) + "\n");
+    if (o.stop_after > 0 && epoch + 1 >= o.stop_after && epoch + 1 < o.epochs) break;
   }
   if (at.epoch >= o.epochs && file_exists(results_path)) return read_json_file(results_path);
   return result;
