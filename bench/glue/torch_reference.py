@@ -28,7 +28,7 @@ def apply_plan(model, plan):
     n = len(model.bert.encoder.layer)
     if [s["layers"] for s in plan] == [[i] for i in range(n)] and all(s["iterations"] == 1 for s in plan):
         return  # the full model: Hugging Face's own encoder
-    from transformers.modeling_outputs import BaseModelOutput
+    from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions as Output
     layers = model.bert.encoder.layer
 
     def run(layer, h, mask):
@@ -40,7 +40,7 @@ def apply_plan(model, plan):
         for s in plan:
             for _ in range(s["iterations"]):
                 h = sum(run(layers[l], h, attention_mask) for l in s["layers"]) / len(s["layers"])
-        return BaseModelOutput(last_hidden_state=h)
+        return Output(last_hidden_state=h, past_key_values=None)
 
     model.bert.encoder.forward = forward
 
