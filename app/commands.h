@@ -13,6 +13,7 @@ int cmd_generate(const Argv& args);
 int cmd_similarity(const Argv& args);
 int cmd_tokenize(const Argv& args);
 int cmd_train(const Argv& args);
+int cmd_finetune(const Argv& args);
 int cmd_serve(const Argv& args);
 int cmd_eval(const Argv& args);
 int cmd_sweep(const Argv& args);

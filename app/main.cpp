@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"similarity", layerlab::cli::cmd_similarity, "cosine similarity of hidden states between every pair of steps"},
     {"tokenize", layerlab::cli::cmd_tokenize, "print the token ids and pieces of a text"},
     {"train", layerlab::cli::cmd_train, "train a GPT-style model from scratch (preln/parallel/sas/sasp blocks); compare runs"},
+    {"finetune", layerlab::cli::cmd_finetune, "fine-tune a BERT model on a GLUE task under a plan (head only or full); dev metrics"},
     {"serve", layerlab::cli::cmd_serve, "the explainer: web page and JSON API (attention, logit lens, plans)"},
     {"eval", layerlab::cli::cmd_eval, "score a benchmark (lambada, hellaswag, arc, winogrande, gsm8k, perplexity, mlm) under a plan"},
     {"sweep", layerlab::cli::cmd_sweep, "every Painters variant x N x seed x task, resumable; --summary normalises"},

@@ -61,6 +61,11 @@ class Backend {
   virtual const ModelConfig& config() const = 0;
   // ids: [batch, tokens] row-major; positions pos0 .. pos0 + tokens - 1.
   virtual std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int tokens, int pos0) = 0;
+  // The same with token type ids (BERT's segments A / B), types [batch, tokens] in
+  // [0, type_vocab), checked by Runner::embed_typed. The default takes all-zero types only
+  // (that is embed()) and refuses others naming the backend; the CPU backend adds any type.
+  virtual std::unique_ptr<Hidden> embed_typed(const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
+                                              int batch, int tokens, int pos0);
   // Runs plan step `step_index` on x in place; kv may be null (no caching).
   virtual void run_step(const PlanStep& step, int step_index, Hidden& x, KvCache* kv) = 0;
   // Final norm (BERT: the masked-LM transform), a new Hidden.

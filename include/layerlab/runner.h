@@ -34,6 +34,9 @@ class Runner {
   Backend& backend() { return backend_; }
 
   std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int pos0 = 0);
+  // With token type ids beside the ids (same shape), each in [0, type_vocab) (BERT pairs).
+  std::unique_ptr<Hidden> embed_typed(const std::vector<int32_t>& ids, const std::vector<int32_t>& types, int batch,
+                                      int pos0 = 0);
   // Runs steps [first, last) of `plan` on x. `after_step(k, x)` is called after each step.
   void run(const Plan& plan, Hidden& x, size_t first = 0, size_t last = SIZE_MAX, KvCache* kv = nullptr,
            const std::function<void(size_t, const Hidden&)>& after_step = {});

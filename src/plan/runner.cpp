@@ -28,6 +28,20 @@ std::unique_ptr<Hidden> Runner::embed(const std::vector<int32_t>& ids, int batch
   return backend_.embed(ids, batch, tokens, pos0);
 }
 
+std::unique_ptr<Hidden> Runner::embed_typed(const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
+                                            int batch, int pos0) {
+  if (batch <= 0 || ids.size() % batch != 0) fail("input ids", "count is not a multiple of the batch size");
+  if (types.size() != ids.size()) fail("token type ids", "count differs from the input ids'");
+  const int tokens = static_cast<int>(ids.size() / batch);
+  const ModelConfig& cfg = model_.config();
+  validate_ids(ids, cfg, pos0, tokens);
+  for (size_t i = 0; i < types.size(); ++i)
+    if (types[i] < 0 || types[i] >= std::max(cfg.type_vocab, 1) || (types[i] != 0 && cfg.type_vocab == 0))
+      fail("token type ids", "type " + std::to_string(types[i]) + " at index " + std::to_string(i) +
+                                 " is outside the model's token types [0, " + std::to_string(cfg.type_vocab) + ")");
+  return backend_.embed_typed(ids, types, batch, tokens, pos0);
+}
+
 void Runner::run(const Plan& plan, Hidden& x, size_t first, size_t last, KvCache* kv,
                  const std::function<void(size_t, const Hidden&)>& after_step) {
   last = std::min(last, plan.steps.size());

@@ -13,7 +13,7 @@ namespace layerlab::testing {
 namespace {
 
 const std::vector<std::string> kCommands = {"info",  "forward", "generate", "similarity", "tokenize",
-                                            "train", "serve",   "eval",     "sweep",      "plot"};
+                                            "train", "finetune", "serve", "eval",   "sweep",      "plot"};
 
 // One entry of a help table: "--name, -s TYPE" and the text after it (continuation lines joined).
 struct Entry {

@@ -13,6 +13,7 @@
 #include "golden.h"
 #include "layerlab/error.h"
 #include "layerlab/eval_text.h"
+#include "layerlab/glue.h"
 #include "layerlab/model.h"
 #include "layerlab/plan.h"
 #include "layerlab/safetensors.h"
@@ -163,13 +164,36 @@ std::vector<std::string> seeds_jsonl() {
   return out;
 }
 
+// --- GLUE records: the file through every task's reader (each task wants other fields).
+void run_glue(std::string_view in) {
+  const std::string path = write_scratch("glue", "train.jsonl", in).string();
+  for (const std::string& task : glue::task_names()) {
+    try {
+      glue::read_file(path, glue::task_spec(task));
+    } catch (const Error&) {
+      // a record of another task, or a bad one: expected
+    }
+  }
+}
+std::vector<std::string> seeds_glue() {
+  std::vector<std::string> out;
+  for (const char* t : {"sst2", "mrpc", "stsb", "qnli"}) {
+    std::ifstream f(shared_dir() + "/data/glue/" + t + "/validation.jsonl");
+    std::string text, line;
+    for (int i = 0; i < 4 && std::getline(f, line); ++i) text += line + "\n";
+    if (!text.empty()) out.push_back(text);
+  }
+  out.push_back(R"({"sentence1": "a", "sentence2": "b", "label": 4.2, "idx": 3})");
+  return out;
+}
+
 }  // namespace
 
 const std::vector<Target>& targets() {
   static const std::vector<Target> all = {
       {"safetensors", run_safetensors, seeds_safetensors}, {"config", run_config, seeds_config},
       {"plan", run_plan, seeds_plan},                      {"tokenizer_json", run_tokenizer_json, seeds_tokenizer_json},
-      {"jsonl", run_jsonl, seeds_jsonl},
+      {"jsonl", run_jsonl, seeds_jsonl},                   {"glue", run_glue, seeds_glue},
   };
   return all;
 }

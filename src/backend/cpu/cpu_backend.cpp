@@ -44,19 +44,12 @@ class CpuBackend : public Backend {
   }
 
   std::unique_ptr<Hidden> embed(const std::vector<int32_t>& ids, int batch, int tokens, int pos0) override {
-    auto h = std::make_unique<CpuHidden>();
-    const int d = cfg_.d_model;
-    h->batch = batch, h->tokens = tokens, h->width = d, h->pos0 = pos0;
-    h->data.assign(size_t(batch) * tokens * d, 0.0f);
-    for (int b = 0; b < batch; ++b)
-      for (int t = 0; t < tokens; ++t) {
-        float* row = h->data.data() + (int64_t(b) * tokens + t) * d;
-        dequantize_rows(w_.tok_emb, ids[size_t(b) * tokens + t], 1, row);  // any stored type
-        if (w_.pos_emb) add_row(w_.pos_emb, pos0 + t, row);
-        if (w_.type_emb) add_row(w_.type_emb, 0, row);  // token type 0
-      }
-    if (w_.emb_ln_w) cpu::layer_norm(h->data.data(), h->data.data(), h->rows(), d, w_.emb_ln_w.data, w_.emb_ln_b.data, cfg_.norm_eps);
-    return h;
+    return embed_rows(ids, nullptr, batch, tokens, pos0);
+  }
+  std::unique_ptr<Hidden> embed_typed(const std::vector<int32_t>& ids, const std::vector<int32_t>& types, int batch,
+                                      int tokens, int pos0) override {
+    if (!w_.type_emb) return Backend::embed_typed(ids, types, batch, tokens, pos0);  // no types: only 0 is allowed
+    return embed_rows(ids, types.data(), batch, tokens, pos0);
   }
 
   void run_step(const PlanStep& step, int step_index, Hidden& xh, KvCache* kvc) override {
@@ -101,6 +94,26 @@ class CpuBackend : public Backend {
   }
 
  private:
+  // Token + position (+ token type: types[i], or 0 when types is null) embeddings, then the
+  // embedding norm where the model has one (BERT).
+  std::unique_ptr<Hidden> embed_rows(const std::vector<int32_t>& ids, const int32_t* types, int batch, int tokens,
+                                     int pos0) {
+    auto h = std::make_unique<CpuHidden>();
+    const int d = cfg_.d_model;
+    h->batch = batch, h->tokens = tokens, h->width = d, h->pos0 = pos0;
+    h->data.assign(size_t(batch) * tokens * d, 0.0f);
+    for (int b = 0; b < batch; ++b)
+      for (int t = 0; t < tokens; ++t) {
+        const size_t i = size_t(b) * tokens + t;
+        float* row = h->data.data() + int64_t(i) * d;
+        dequantize_rows(w_.tok_emb, ids[i], 1, row);  // any stored type
+        if (w_.pos_emb) add_row(w_.pos_emb, pos0 + t, row);
+        if (w_.type_emb) add_row(w_.type_emb, types ? types[i] : 0, row);
+      }
+    if (w_.emb_ln_w) cpu::layer_norm(h->data.data(), h->data.data(), h->rows(), d, w_.emb_ln_w.data, w_.emb_ln_b.data, cfg_.norm_eps);
+    return h;
+  }
+
   const Model& model_;
   const ModelConfig& cfg_;
   const ModelWeights& w_;
