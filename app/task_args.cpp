@@ -65,6 +65,41 @@ void add_task_options(Options& o, TaskArgs& a) {
          "winogrande, gsm8k)");
 }
 
+const std::vector<std::pair<std::string, std::string>>& usual_data_files() {
+  static const std::vector<std::pair<std::string, std::string>> files = {
+      {"lambada_openai", "lambada_openai/test.jsonl"}, {"hellaswag", "hellaswag/validation.jsonl"},
+      {"arc_easy", "arc_easy/test.jsonl"},             {"arc_challenge", "arc_challenge/test.jsonl"},
+      {"winogrande", "winogrande/validation.jsonl"},   {"gsm8k", "gsm8k/test.jsonl"},
+      {"perplexity", "python-code/val.jsonl"},
+  };
+  return files;
+}
+
+void add_data_dir_option(Options& o, std::string& dir) {
+  std::string names;
+  for (const auto& [task, path] : usual_data_files()) names += (names.empty() ? "" : ", ") + task + ": " + path;
+  o.text("--data-dir", dir, "DIR", "find each task's data file under DIR by its usual name (" + names + ")",
+         "none (give --data)");
+}
+
+std::string data_file_in_dir(const std::string& dir, const std::string& task) {
+  const auto& names = task_names();
+  if (std::find(names.begin(), names.end(), task) == names.end())
+    fail("--task", "unknown task '" + task + "' (one of: " + join(names, ", ") + ")");
+  if (!is_directory(dir)) fail("--data-dir", "'" + dir + "' is not a directory");
+  std::string known;
+  for (const auto& [t, path] : usual_data_files()) known += (known.empty() ? "" : ", ") + t;
+  for (const auto& [t, path] : usual_data_files()) {
+    if (t != task) continue;
+    const std::string file = dir + (dir.back() == '/' ? "" : "/") + path;
+    if (!file_exists(file))
+      fail("--data-dir", "no data file for task '" + task + "': " + file + " not found (tasks with a usual file: " +
+                             known + ")");
+    return file;
+  }
+  fail("--data-dir", "task '" + task + "' has no usual data file (tasks with one: " + known + "); give --data");
+}
+
 void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
                      const std::vector<std::string>& data_files) {
   const auto& names = task_names();
