@@ -35,6 +35,9 @@ const Scoped kScoped[] = {
     {"--stride", [](const std::string& t) { return t == "perplexity"; }, "perplexity", ""},
     {"--mask-rate", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
     {"--mask-seed", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
+    {"--no-context-sharing",
+     [](const std::string& t) { return t == "hellaswag" || t == "arc_easy" || t == "arc_challenge" || t == "winogrande"; },
+     "hellaswag, arc_easy, arc_challenge and winogrande", "only their choices share a context"},
     {"--add-bos", [](const std::string& t) { return is_choice(t) || t == "gsm8k"; },
      "lambada_openai, hellaswag, arc_easy, arc_challenge, winogrande and gsm8k",
      "perplexity starts every document with BOS (else EOS) anyway, mlm with [CLS]"},
@@ -60,6 +63,9 @@ void add_task_options(Options& o, TaskArgs& a) {
   o.number("--mask-rate", t.mask_rate, "mlm: share of each window's tokens masked (at least one)", 0, 1);
   o.seed("--mask-seed", t.mask_seed, "mlm: seed of the masked positions");
   o.integer("--batch-tokens", t.score.batch_tokens, "tokens scored per batch (memory / speed)", 1, INT64_MAX);
+  o.flag("--no-context-sharing", a.no_context_sharing,
+         "run every choice of a multiple-choice item from its first token, instead of running the context the "
+         "choices share once into a KV cache (same scores; for measuring)");
   o.flag("--add-bos", a.add_bos,
          "put the tokenizer's BOS token before every context (Llama-style models; lambada, hellaswag, arc, "
          "winogrande, gsm8k)");
@@ -100,7 +106,7 @@ std::string data_file_in_dir(const std::string& dir, const std::string& task) {
   fail("--data-dir", "task '" + task + "' has no usual data file (tasks with one: " + known + "); give --data");
 }
 
-void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
+void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
                      const std::vector<std::string>& data_files) {
   const auto& names = task_names();
   for (const auto& t : tasks)
@@ -114,7 +120,7 @@ void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std:
       fail(s.flag, "changes nothing for " + join(tasks, ", ") + ": it applies only to " + s.who +
                        (*s.why ? std::string(" (") + s.why + ")" : ""));
   }
-  (void)a;
+  a.t.score.context_sharing = !a.no_context_sharing;
 }
 
 void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,

@@ -14,6 +14,7 @@ namespace layerlab::cli {
 struct TaskArgs {
   TaskOptions t;  // the library's defaults
   bool add_bos = false;
+  bool no_context_sharing = false;  // sets t.score.context_sharing (check_task_args)
 };
 
 void add_task_options(Options& o, TaskArgs& a);
@@ -27,7 +28,7 @@ void add_data_dir_option(Options& o, std::string& dir);
 std::string data_file_in_dir(const std::string& dir, const std::string& task);
 // Before the model loads: task names are known, their data files exist, and every task
 // option given applies to at least one of `tasks`.
-void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
+void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
                      const std::vector<std::string>& data_files);
 // With the model: --window within its context, --add-bos only with a tokenizer that has a BOS.
 void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
