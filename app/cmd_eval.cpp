@@ -1,4 +1,4 @@
-// layerlab eval --model DIR --task T --data FILE [--plan P | --variant V --n N] [--limit K]
+// layerlab eval --model DIR --task T (--data FILE | --data-dir DIR) [--plan P | --variant V --n N] [--limit K]
 //               [--out results.json] [task options]
 // Everything is checked before the work: a file without items is an error naming it.
 // Scores one benchmark under one plan; prints every metric with its standard error.
@@ -31,19 +31,25 @@ int cmd_eval(const Argv& argv) {
   ModelArgs ma;
   PlanArgs pa;
   TaskArgs ta;
-  std::string task_name, data, out;
+  std::string task_name, data, data_dir, out;
   add_model_options(o, ma);
   o.required(o.text("--task", task_name, "TASK", "the benchmark: " + [] {
     std::string all;
     for (const auto& t : task_names()) all += (all.empty() ? "" : ", ") + t;
     return all;
   }()));
-  o.required(o.text("--data", data, "FILE", "the task's data: .jsonl items (perplexity: plain text or .jsonl with 'text')"));
+  o.text("--data", data, "FILE", "the task's data: .jsonl items (perplexity: plain text or .jsonl with 'text')",
+         "none; required unless --data-dir");
+  add_data_dir_option(o, data_dir);
   o.text("--out", out, "FILE", "also write the metrics as JSON to this file", "not written");
   add_plan_options(o, pa);
   add_task_options(o, ta);
   if (!o.parse(argv)) return 0;
   check_plan_args(o, pa);
+  if (o.given("--data") && o.given("--data-dir"))
+    fail("--data-dir", "give either --data FILE or --data-dir DIR, not both");
+  if (!o.given("--data") && !o.given("--data-dir")) fail("--data", "required option is missing (or give --data-dir DIR)");
+  if (o.given("--data-dir")) data = data_file_in_dir(data_dir, task_name);
   check_task_args(o, ta, {task_name}, {data});
   if (o.given("--out")) check_output_path(out, "--out");  // before the work, not after
   LoadedModel m = open_model(ma);

@@ -1,4 +1,4 @@
-// layerlab sweep --model DIR --variants all --n 1..H --tasks t1,t2 --data t1=FILE,t2=FILE
+// layerlab sweep --model DIR --variants all --n 1..H --tasks t1,t2 (--data t1=FILE,t2=FILE | --data-dir DIR)
 //                --seeds 10 --out results.jsonl [--limit K] [--k 3] [--no-prefix-reuse]
 // layerlab sweep --summary results.jsonl [--format text|csv|markdown]
 // Every (task, variant, N, seed) once, appended durably; a rerun resumes where it stopped.
@@ -105,11 +105,11 @@ int cmd_sweep(const Argv& argv) {
   Options o("sweep",
             "every Painters variant x N x seed x task, one durable JSON line each; a rerun resumes where it stopped. "
             "--summary prints the scores table and the normalised summary of a results file",
-            "--model DIR --tasks T1,T2 --data T1=FILE,T2=FILE --out results.jsonl [options]\n"
+            "--model DIR --tasks T1,T2 (--data T1=FILE,T2=FILE | --data-dir DIR) --out results.jsonl [options]\n"
             "       layerlab sweep --summary results.jsonl [--format text|csv|markdown]");
   ModelArgs ma;
   TaskArgs ta;
-  std::string variants = "all", ns = "all", tasks_arg, data_arg, out, format = "text";
+  std::string variants = "all", ns = "all", tasks_arg, data_arg, data_dir, out, format = "text";
   std::vector<std::string> files;
   int seeds = 1, k = 3;
   bool no_prefix_reuse = false, quiet = false, summary_mode = false;
@@ -127,7 +127,8 @@ int cmd_sweep(const Argv& argv) {
             1000000);
   o.text("--tasks", tasks_arg, "LIST", "comma-separated tasks (as eval --task)", "none; required unless --summary");
   o.text("--data", data_arg, "PAIRS", "each task's data file: TASK=FILE,TASK=FILE",
-         "none; required unless --summary");
+         "none; required unless --data-dir or --summary");
+  add_data_dir_option(o, data_dir);
   o.text("--out", out, "FILE", "the results file (JSON lines), appended to and resumed from",
          "none; required unless --summary");
   add_task_options(o, ta);
@@ -147,8 +148,11 @@ int cmd_sweep(const Argv& argv) {
   }
   if (o.given("--format")) fail("--format", "applies only to --summary");
   if (!files.empty()) fail(files[0], "unexpected argument");
-  for (const char* f : {"--model", "--tasks", "--data", "--out"})
+  for (const char* f : {"--model", "--tasks", "--out"})
     if (!o.given(f)) fail(f, "required option is missing");
+  if (o.given("--data") && o.given("--data-dir"))
+    fail("--data-dir", "give either --data TASK=FILE,... or --data-dir DIR, not both");
+  if (!o.given("--data") && !o.given("--data-dir")) fail("--data", "required option is missing (or give --data-dir DIR)");
 
   SweepOptions so;
   so.variants = variants == "all" ? variant_names() : split(variants, ',');
@@ -163,6 +167,8 @@ int cmd_sweep(const Argv& argv) {
     fail("--seeds", "only shuffle is random, and it is not among --variants (the others have nothing a seed changes)");
   const std::vector<std::string> task_list = split(tasks_arg, ',');
   if (task_list.empty()) fail("--tasks", "no task given");
+  if (o.given("--data-dir"))
+    for (const std::string& t : task_list) so.data[t] = canonical_path(data_file_in_dir(data_dir, t));
   for (const std::string& kv : split(data_arg, ',')) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())

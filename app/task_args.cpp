@@ -35,6 +35,9 @@ const Scoped kScoped[] = {
     {"--stride", [](const std::string& t) { return t == "perplexity"; }, "perplexity", ""},
     {"--mask-rate", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
     {"--mask-seed", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
+    {"--no-context-sharing",
+     [](const std::string& t) { return t == "hellaswag" || t == "arc_easy" || t == "arc_challenge" || t == "winogrande"; },
+     "hellaswag, arc_easy, arc_challenge and winogrande", "only their choices share a context"},
     {"--add-bos", [](const std::string& t) { return is_choice(t) || t == "gsm8k"; },
      "lambada_openai, hellaswag, arc_easy, arc_challenge, winogrande and gsm8k",
      "perplexity starts every document with BOS (else EOS) anyway, mlm with [CLS]"},
@@ -60,12 +63,50 @@ void add_task_options(Options& o, TaskArgs& a) {
   o.number("--mask-rate", t.mask_rate, "mlm: share of each window's tokens masked (at least one)", 0, 1);
   o.seed("--mask-seed", t.mask_seed, "mlm: seed of the masked positions");
   o.integer("--batch-tokens", t.score.batch_tokens, "tokens scored per batch (memory / speed)", 1, INT64_MAX);
+  o.flag("--no-context-sharing", a.no_context_sharing,
+         "run every choice of a multiple-choice item from its first token, instead of running the context the "
+         "choices share once into a KV cache (same scores; for measuring)");
   o.flag("--add-bos", a.add_bos,
          "put the tokenizer's BOS token before every context (Llama-style models; lambada, hellaswag, arc, "
          "winogrande, gsm8k)");
 }
 
-void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
+const std::vector<std::pair<std::string, std::string>>& usual_data_files() {
+  static const std::vector<std::pair<std::string, std::string>> files = {
+      {"lambada_openai", "lambada_openai/test.jsonl"}, {"hellaswag", "hellaswag/validation.jsonl"},
+      {"arc_easy", "arc_easy/test.jsonl"},             {"arc_challenge", "arc_challenge/test.jsonl"},
+      {"winogrande", "winogrande/validation.jsonl"},   {"gsm8k", "gsm8k/test.jsonl"},
+      {"perplexity", "python-code/val.jsonl"},
+  };
+  return files;
+}
+
+void add_data_dir_option(Options& o, std::string& dir) {
+  std::string names;
+  for (const auto& [task, path] : usual_data_files()) names += (names.empty() ? "" : ", ") + task + ": " + path;
+  o.text("--data-dir", dir, "DIR", "find each task's data file under DIR by its usual name (" + names + ")",
+         "none (give --data)");
+}
+
+std::string data_file_in_dir(const std::string& dir, const std::string& task) {
+  const auto& names = task_names();
+  if (std::find(names.begin(), names.end(), task) == names.end())
+    fail("--task", "unknown task '" + task + "' (one of: " + join(names, ", ") + ")");
+  if (!is_directory(dir)) fail("--data-dir", "'" + dir + "' is not a directory");
+  std::string known;
+  for (const auto& [t, path] : usual_data_files()) known += (known.empty() ? "" : ", ") + t;
+  for (const auto& [t, path] : usual_data_files()) {
+    if (t != task) continue;
+    const std::string file = dir + (dir.back() == '/' ? "" : "/") + path;
+    if (!file_exists(file))
+      fail("--data-dir", "no data file for task '" + task + "': " + file + " not found (tasks with a usual file: " +
+                             known + ")");
+    return file;
+  }
+  fail("--data-dir", "task '" + task + "' has no usual data file (tasks with one: " + known + "); give --data");
+}
+
+void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
                      const std::vector<std::string>& data_files) {
   const auto& names = task_names();
   for (const auto& t : tasks)
@@ -79,7 +120,7 @@ void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std:
       fail(s.flag, "changes nothing for " + join(tasks, ", ") + ": it applies only to " + s.who +
                        (*s.why ? std::string(" (") + s.why + ")" : ""));
   }
-  (void)a;
+  a.t.score.context_sharing = !a.no_context_sharing;
 }
 
 void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,

@@ -14,12 +14,21 @@ namespace layerlab::cli {
 struct TaskArgs {
   TaskOptions t;  // the library's defaults
   bool add_bos = false;
+  bool no_context_sharing = false;  // sets t.score.context_sharing (check_task_args)
 };
 
 void add_task_options(Options& o, TaskArgs& a);
+
+// --data-dir: each task's data file by its usual name under one folder (the layout of
+// ../shared/data). The table, in task order: {task, path under the folder}.
+const std::vector<std::pair<std::string, std::string>>& usual_data_files();
+void add_data_dir_option(Options& o, std::string& dir);
+// DIR/<usual name of task>; an Error naming the task, the path tried and the tasks that have a
+// usual name when the task has none or the file is missing.
+std::string data_file_in_dir(const std::string& dir, const std::string& task);
 // Before the model loads: task names are known, their data files exist, and every task
 // option given applies to at least one of `tasks`.
-void check_task_args(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
+void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
                      const std::vector<std::string>& data_files);
 // With the model: --window within its context, --add-bos only with a tokenizer that has a BOS.
 void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,

@@ -33,10 +33,14 @@ struct TextCodec {
 // ---------------------------------------------------------------- scoring sequences
 // One sequence and the tokens to score in it. For causal models row r predicts ids[r + 1];
 // for a masked LM row r predicts the original token at r. `rows` and `targets` pair up.
+// Consecutive sequences with the same `context_group` >= 0 (e.g. the choices of one
+// multiple-choice item) share their common leading tokens: with context sharing those run once
+// into a KV cache and each sequence continues from it (the scores do not change).
 struct ScoreSequence {
   std::vector<int32_t> ids;
   std::vector<int32_t> rows;
   std::vector<int32_t> targets;
+  int64_t context_group = -1;
 };
 struct TokenScore {
   float logprob = 0;    // log p(target | ...)
@@ -45,6 +49,7 @@ struct TokenScore {
 struct ScoreOptions {
   int64_t batch_tokens = 4096;  // padded tokens per forward batch
   bool prefix_reuse = true;     // run the plans' shared leading steps once per batch
+  bool context_sharing = true;  // causal models: a context group's shared tokens run once (KV cache)
 };
 // out[plan][sequence][target]. Causal models batch sequences of different lengths by right
 // padding (padding after a sequence cannot change its earlier positions); bidirectional ones

@@ -7,6 +7,7 @@
 
 #include "layerlab/error.h"
 #include "layerlab/eval.h"
+#include "scorer_internal.h"
 
 namespace layerlab {
 
@@ -29,18 +30,17 @@ void validate_sequence(const ScoreSequence& s, size_t index, const ModelConfig& 
   }
 }
 
-// Log-softmax at the targets and greedy flags for the target rows of one sequence whose
-// rows start at `row0` in `normed`: read out by the backend (on the device for CUDA).
-void score_rows(Backend& backend, const Hidden& normed, int64_t row0, const ScoreSequence& s,
-                std::vector<TokenScore>& out) {
+}  // namespace
+
+// Read out by the backend (on the device for CUDA).
+void evalimpl::score_rows(Backend& backend, const Hidden& normed, int64_t row0, int32_t skip, const ScoreSequence& s,
+                          std::vector<TokenScore>& out) {
   std::vector<int64_t> rows(s.rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) rows[i] = row0 + s.rows[i];
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = row0 + s.rows[i] - skip;
   const std::vector<TargetScore> scores = backend.target_scores(normed, rows, s.targets);
   out.assign(s.rows.size(), {});
   for (size_t i = 0; i < scores.size(); ++i) out[i].logprob = scores[i].logprob, out[i].greedy = scores[i].greedy;
 }
-
-}  // namespace
 
 PlanScores score_sequences(Runner& runner, const std::vector<Plan>& plans, const std::vector<ScoreSequence>& seqs,
                            const ScoreOptions& opts) {
@@ -51,9 +51,19 @@ PlanScores score_sequences(Runner& runner, const std::vector<Plan>& plans, const
   if (plans.empty() || seqs.empty()) return out;
   const size_t prefix = opts.prefix_reuse ? shared_prefix(plans) : 0;
 
+  // Context groups (causal models) from a KV cache of their shared tokens; the rest below.
+  std::vector<bool> grouped(seqs.size(), false);
+  if (opts.context_sharing && cfg.causal) {
+    std::vector<evalimpl::ContextGroup> groups = evalimpl::context_groups(seqs);
+    for (const auto& g : groups)
+      for (size_t s : g.members) grouped[s] = true;
+    if (!groups.empty()) evalimpl::score_context_groups(runner, plans, seqs, std::move(groups), prefix, opts, out);
+  }
+
   // Longest first, so each batch pads little; equal lengths only for bidirectional models.
-  std::vector<size_t> order(seqs.size());
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<size_t> order;
+  for (size_t i = 0; i < seqs.size(); ++i)
+    if (!grouped[i]) order.push_back(i);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].ids.size() > seqs[b].ids.size(); });
   Backend& backend = runner.backend();
   for (size_t b0 = 0; b0 < order.size();) {
@@ -80,7 +90,7 @@ PlanScores score_sequences(Runner& runner, const std::vector<Plan>& plans, const
       runner.run(plans[p], *x, prefix);
       auto normed = backend.final_norm(*x);
       x.reset();
-      for (int b = 0; b < B; ++b) score_rows(backend, *normed, int64_t(b) * T, seqs[order[b0 + b]], out[p][order[b0 + b]]);
+      for (int b = 0; b < B; ++b) evalimpl::score_rows(backend, *normed, int64_t(b) * T, 0, seqs[order[b0 + b]], out[p][order[b0 + b]]);
     }
     b0 = b1;
   }

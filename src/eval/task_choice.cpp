@@ -97,6 +97,7 @@ class ChoiceTask : public Task {
         } catch (const Error& e) {
           fail(r.where, e.what());
         }
+        it.seqs.back().context_group = static_cast<int64_t>(items_.size());  // the choices share their context
         it.norm_len.push_back(static_cast<double>(evaltext::code_points(item.norm_strings[c])));
       }
       chance_sum += 1.0 / it.seqs.size();
