@@ -128,6 +128,11 @@ struct CheckpointFile {
   uint64_t bytes = 0;
 };
 
+class Model;
+namespace detail {
+void load_gguf_model(const std::string& path, Model& m);  // src/model/gguf_model.cpp
+}
+
 class Model {
  public:
   const ModelConfig& config() const { return config_; }
@@ -145,6 +150,7 @@ class Model {
 
  private:
   friend std::unique_ptr<Model> load_model(const std::string& dir);
+  friend void detail::load_gguf_model(const std::string& path, Model& m);
   ModelConfig config_;
   ModelWeights weights_;
   std::string dir_;
@@ -152,10 +158,14 @@ class Model {
   int64_t parameter_count_ = 0;
   int64_t resident_bytes_ = 0;
   std::vector<FloatArray> arrays_;
+  std::shared_ptr<const void> mapping_;  // a memory-mapped file (GGUF) that Params point into
 };
 
 // Loads a Hugging Face model folder: config.json + model.safetensors (or a sharded
-// model.safetensors.index.json). Weights are converted to float32 (from F32/F16/BF16).
+// model.safetensors.index.json); weights are converted to float32 (from F32/F16/BF16).
+// Or a GGUF file (a regular file ending in .gguf or starting with "GGUF"; architectures llama
+// and gpt2): matrices keep their stored type (Params point into the file's mapping), vectors
+// become float32; dir() is then the file's path.
 std::unique_ptr<Model> load_model(const std::string& dir);
 
 const char* activation_name(Activation a);
