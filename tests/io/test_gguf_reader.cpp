@@ -90,6 +90,47 @@ TEST(GgufReader, ReadsHandAssembledFile) {
   fs::remove(p);
 }
 
+// Version 2 has the same layout as 3 (v3 only added big-endian files, which are refused).
+TEST(GgufReader, ReadsVersion2) {
+  GgufBytes g = good_file();
+  const uint32_t v2 = 2;
+  std::memcpy(g.b.data() + 4, &v2, 4);
+  const std::string p = write_temp("v2.gguf", g.b);
+  GgufFile f(p);
+  EXPECT_EQ(f.version(), 2u);
+  EXPECT_EQ(f.get("b").bytes, 24u);
+  fs::remove(p);
+}
+
+TEST(GgufReader, HonoursGeneralAlignment) {
+  GgufBytes g;
+  g.header(3, 2, 1).kv_u32("general.alignment", 64);
+  g.tensor("a", {4}, 0, 0).tensor("b", {2}, 0, 64).align(64);
+  g.floats({1, 2, 3, 4}).align(64).floats({5, 6});
+  const std::string p = write_temp("align.gguf", g.b);
+  GgufFile f(p);
+  EXPECT_EQ(f.alignment(), 64u);
+  float v;
+  std::memcpy(&v, f.data(f.get("b")), 4);
+  EXPECT_EQ(v, 5.0f);
+  fs::remove(p);
+  GgufBytes bad;
+  bad.header(3, 1, 1).kv_u32("general.alignment", 64).tensor("a", {4}, 0, 32).align(64);
+  bad.b.append(128, '\0');
+  expect_error(bad.b, {"tensor 'a': offset 32 is not a multiple of the alignment 64"});
+}
+
+// The writer's bytes are the hand-assembled ones: header, metadata in order, tensor table, padding.
+TEST(GgufWriter, WritesTheSpecifiedLayout) {
+  const std::string p = temp_path("written.gguf");
+  write_gguf(p, {{"general.architecture", gguf_str("test")}, {"test.block_count", gguf_u32(7)}},
+             {gguf_f32_tensor("a", {4}, {1, 2, 3, 4}), gguf_f32_tensor("b", {2, 3}, {1, 2, 3, 4, 5, 6})});
+  std::string want = good_file().b;
+  want.resize((want.size() + 31) / 32 * 32, '\0');  // the writer pads the last tensor too
+  EXPECT_EQ(read_text_file(p), want);
+  fs::remove(p);
+}
+
 TEST(GgufReader, TypedAccessorsNameTheKey) {
   const std::string p = write_temp("typed.gguf", good_file().b);
   GgufFile f(p);

@@ -110,6 +110,21 @@ TEST(GgufModel, Q8_0KeepsStoredTypesAndUnpermutesQuantizedRows) {
 }
 
 TEST(GgufModel, Q4KMLoadsWhenKernelsExist) {
+  // Without kernels: the tensor table as ../shared/models/gguf/README.md describes it (k-quants
+  // where rows are whole 256-value blocks; the 688-column ffn_down cannot be and stays f16).
+  {
+    GgufFile f(shared_dir() + "/" + kGguf + "llama-code-16l-q4_K_M.gguf");
+    int quantized = 0;
+    for (const auto& t : f.tensors()) {
+      if (t.dims.size() == 1) EXPECT_EQ(t.type, WeightType::F32) << t.name;
+      if (t.name.find("ffn_down") != std::string::npos) EXPECT_EQ(t.type, WeightType::F16) << t.name;
+      if (t.type == WeightType::Q4_K || t.type == WeightType::Q6_K) {
+        ++quantized;
+        EXPECT_EQ(t.cols() % 256, 0) << t.name;
+      }
+    }
+    EXPECT_EQ(quantized, 16 * 6 + 2);  // q, k, v, o, gate, up per block; token_embd, output
+  }
   try {
     auto g = load_model(shared_dir() + "/" + kGguf + "llama-code-16l-q4_K_M.gguf");
     EXPECT_EQ(g->config().n_layer, 16);
@@ -164,6 +179,16 @@ TEST(GgufModel, HostileMetadataAndTensors) {
                       std::erase_if(t, [](const auto& x) { return x.name == "blk.2.attn_k.weight"; });
                     }),
                     {"missing tensor 'blk.2.attn_k.weight'"});
+}
+
+TEST(GgufModel, NoOutputTensorMeansATiedHead) {
+  const std::string p = edited_gguf(kGguf + "llama-tiny-f32.gguf", "tied.gguf", [](GgufMeta&, std::vector<GgufOutTensor>& t) {
+    std::erase_if(t, [](const auto& x) { return x.name == "output.weight"; });
+  });
+  auto g = load_model(p);
+  EXPECT_TRUE(g->config().tied_head);
+  EXPECT_EQ(g->weights().head_w.raw, g->weights().tok_emb.raw);
+  std::filesystem::remove(p);
 }
 
 TEST(GgufModel, LinearRopeScalingAndFreqBaseAreRead) {
