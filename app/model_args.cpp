@@ -22,21 +22,6 @@ std::string variant_list() {
 
 }  // namespace
 
-// GGUF weights keep their stored type (f16, q8_0, q4_K...), and the backends in this build read
-// float32 Params only. Until the quantized kernels land (another branch: src/quant, the CPU
-// linear layers), such a model is refused here rather than run on a null pointer.
-void require_f32_matrices(const Model& model) {
-  const ModelWeights& w = model.weights();
-  std::vector<const Param*> all = {&w.tok_emb, &w.pos_emb, &w.head_w};
-  for (const auto& L : w.layers)
-    for (const Param* p : {&L.qkv_w, &L.o_w, &L.up_w, &L.down_w}) all.push_back(p);
-  for (const Param* p : all)
-    if (*p && !p->is_f32())
-      fail(model.dir(), std::string("weights stored as ") + weight_type_name(p->type) +
-                            " cannot run in this build yet (the kernels for non-f32 weights are not in it); "
-                            "`layerlab info` and `layerlab tokenize` work on this file");
-}
-
 void add_model_option(Options& o, ModelArgs& m, bool required, const std::string& when_optional) {
   auto* opt = o.text("--model", m.model, "PATH",
                      "model folder: Hugging Face GPT-2 / Llama / BERT (config.json + safetensors), or the output of "

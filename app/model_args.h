@@ -36,8 +36,6 @@ struct LoadedModel {
   std::unique_ptr<Model> model;
   std::unique_ptr<Backend> backend;
 };
-// Error naming the model unless every matrix is float32 (what this build's backends run).
-void require_f32_matrices(const Model& model);
 // Checks --device / --dtype, sets --threads, loads the model and makes its backend.
 LoadedModel open_model(const ModelArgs& m);
 

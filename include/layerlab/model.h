@@ -174,4 +174,9 @@ const char* activation_name(Activation a);
 // CPU backend implements (parallel, sas, sasp).
 void require_standard_block(const ModelConfig& c, const std::string& backend);
 
+// GGUF weights keep their stored type (f16, q8_0, q4_K...) and this build's backends read
+// float32 Params only: an Error naming the model and the type unless every matrix is float32.
+// Called before make_backend (CLI, server) until the kernels for stored types land.
+void require_f32_matrices(const Model& model);
+
 }  // namespace layerlab

@@ -45,6 +45,18 @@ void require_standard_block(const ModelConfig& c, const std::string& backend) {
     throw Error("block type " + c.block + " is not supported on " + backend + " yet (use --device cpu)");
 }
 
+void require_f32_matrices(const Model& model) {
+  const ModelWeights& w = model.weights();
+  std::vector<const Param*> all = {&w.tok_emb, &w.pos_emb, &w.head_w};
+  for (const auto& L : w.layers)
+    for (const Param* p : {&L.qkv_w, &L.o_w, &L.up_w, &L.down_w}) all.push_back(p);
+  for (const Param* p : all)
+    if (*p && !p->is_f32())
+      fail(model.dir(), std::string("weights stored as ") + weight_type_name(p->type) +
+                            " cannot run in this build yet (the kernels for non-f32 weights are not in it); "
+                            "`layerlab info` and `layerlab tokenize` work on this file");
+}
+
 void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
   auto positive = [&](int v, const char* field) {
     if (v <= 0) cfg.bad(field, "must be positive, got " + std::to_string(v));

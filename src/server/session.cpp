@@ -14,6 +14,7 @@ ModelSession::ModelSession(const std::string& model_dir, const BackendSpec& back
     : limits_(limits) {
   check_backend_spec(backend);
   model_ = load_model(model_dir);
+  require_f32_matrices(*model_);
   backend_ = make_backend(*model_, backend);
   runner_ = std::make_unique<Runner>(*model_, *backend_);
   if (limits_.max_plan_applications <= 0) limits_.max_plan_applications = 8 * config().n_layer;
