@@ -1,15 +1,17 @@
-// layerlab info --model DIR: what the folder holds.
+// layerlab info --model PATH: what the folder (or GGUF file) holds.
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "commands.h"
+#include "layerlab/gguf.h"
 #include "model_args.h"
 
 namespace layerlab::cli {
 
 int cmd_info(const Argv& argv) {
   Options o("info", "architecture, sizes and parameter count of a model folder (reads config.json and the "
-                    "safetensors headers)");
+                    "safetensors headers) or of a GGUF file (its metadata and tensor table)");
   ModelArgs m;
   add_model_option(o, m);
   if (!o.parse(argv)) return 0;
@@ -36,9 +38,23 @@ int cmd_info(const Argv& argv) {
   std::string types;
   for (const auto& [type, values] : model->resident_types())
     types += (types.empty() ? "" : ", ") + type + " " + std::to_string(values);
-  std::printf("resident      %.2f MB (values by type: %s)\n", model->resident_bytes() / 1e6, types.c_str());
+  std::printf("resident      %.2f MB of weights in memory (values by type: %s)\n", model->resident_bytes() / 1e6,
+              types.c_str());
   for (const auto& f : model->files())
     std::printf("file          %s (%.2f MB)\n", f.path.c_str(), f.bytes / 1e6);
+  if (is_gguf_file(m.model)) {
+    const GgufFile g(m.model);
+    std::map<std::string, std::pair<int, uint64_t>> tensor_types;  // count, bytes
+    for (const auto& t : g.tensors()) {
+      auto& [n, bytes] = tensor_types[weight_type_name(t.type)];
+      ++n;
+      bytes += t.bytes;
+    }
+    std::printf("gguf          version %u, %zu metadata keys, %zu tensors, alignment %llu\n", g.version(),
+                g.keys().size(), g.tensors().size(), static_cast<unsigned long long>(g.alignment()));
+    for (const auto& [name, v] : tensor_types)
+      std::printf("tensors       %-5s %4d (%.2f MB)\n", name.c_str(), v.first, v.second / 1e6);
+  }
   return 0;
 }
 

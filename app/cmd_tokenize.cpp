@@ -1,4 +1,4 @@
-// layerlab tokenize --model DIR (TEXT | --file F) [--bos] [--special]
+// layerlab tokenize --model PATH (TEXT | --file F) [--bos] [--special]
 // Prints one line of ids, then a table of id<TAB>piece (control characters in pieces escaped).
 #include <cstdio>
 
@@ -33,12 +33,12 @@ std::string printable(const std::string& piece) {
 
 int cmd_tokenize(const Argv& argv) {
   Options o("tokenize", "print the token ids of a text on one line, then a table of id and piece",
-            "--model DIR (TEXT... | --file F) [options]");
+            "--model PATH (TEXT... | --file F) [options]");
   std::string dir, file;
   std::vector<std::string> words;
   bool bos = false, special = false;
-  o.required(o.text("--model", dir, "DIR", "model (or tokenizer) folder: tokenizer.json, vocab.json + merges.txt, "
-                                            "tokenizer.model or vocab.txt"));
+  o.required(o.text("--model", dir, "PATH", "model (or tokenizer) folder: tokenizer.json, vocab.json + merges.txt, "
+                                            "tokenizer.model or vocab.txt; or a GGUF file (tokenizer.ggml.*)"));
   o.text("--file", file, "FILE", "tokenize this file's text instead of the arguments", "the arguments");
   o.flag("--bos", bos, "put the tokenizer's beginning-of-sequence token first (tokenizers that have one)");
   o.flag("--special", special, "add the family's special tokens ([CLS] ... [SEP]) and read special tokens in the text");

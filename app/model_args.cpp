@@ -23,9 +23,9 @@ std::string variant_list() {
 }  // namespace
 
 void add_model_option(Options& o, ModelArgs& m, bool required, const std::string& when_optional) {
-  auto* opt = o.text("--model", m.model, "DIR",
+  auto* opt = o.text("--model", m.model, "PATH",
                      "model folder: Hugging Face GPT-2 / Llama / BERT (config.json + safetensors), or the output of "
-                     "layerlab train",
+                     "layerlab train; or a GGUF file (llama, gpt2)",
                      required ? "" : when_optional);
   if (required) o.required(opt);
 }

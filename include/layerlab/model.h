@@ -137,9 +137,15 @@ struct CheckpointFile {
 struct LoadOptions {
   // Keep 2-D weight matrices in their stored type (safetensors F16 / BF16) instead of converting
   // them to float32: half the memory, products read them directly (CPU) or convert on upload
-  // (CUDA). Vectors (norms, biases, gains) are float32 either way.
+  // (CUDA). Vectors (norms, biases, gains) are float32 either way. GGUF matrices always keep
+  // their type (they stay inside the file's mapping).
   bool keep_dtype = true;
 };
+
+class Model;
+namespace detail {
+void load_gguf_model(const std::string& path, Model& m);  // src/model/gguf_model.cpp
+}
 
 class Model {
  public:
@@ -160,6 +166,7 @@ class Model {
 
  private:
   friend std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& options);
+  friend void detail::load_gguf_model(const std::string& path, Model& m);
   ModelConfig config_;
   ModelWeights weights_;
   std::string dir_;
@@ -168,14 +175,19 @@ class Model {
   int64_t resident_bytes_ = 0;
   std::vector<FloatArray> arrays_;
   int64_t type_values_[8] = {};  // values held per WeightType
+  std::shared_ptr<const void> mapping_;  // a memory-mapped file (GGUF) that Params point into
 };
 
 // Loads a Hugging Face model folder: config.json + model.safetensors (or a sharded
 // model.safetensors.index.json). Matrices stay in their stored F32 / F16 / BF16 (options), or
 // are converted to float32 like every vector.
+// Or a GGUF file (a regular file ending in .gguf or starting with "GGUF"; architectures llama
+// and gpt2): matrices keep their stored type (Params point into the file's mapping), vectors
+// become float32; dir() is then the file's path.
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& options = {});
 
 const char* activation_name(Activation a);
+
 
 
 }  // namespace layerlab

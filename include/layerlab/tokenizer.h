@@ -34,7 +34,9 @@ class Tokenizer {
 
 // Picks the family from the files in a Hugging Face model folder: tokenizer.json (GPT-2 style
 // byte-level BPE), vocab.json+merges.txt, tokenizer.model, vocab.txt. Error naming the folder
-// if none is usable.
+// if none is usable. A GGUF file's path gives its tokenizer.ggml.* tokenizer (llama:
+// SentencePiece, gpt2: byte-level BPE; its add_bos_token = false stops add_bos, and
+// add_eos_token appends EOS whenever BOS is added).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir);
 
 // Copies the tokenizer files of `from` (those load_tokenizer reads, where present) into the

@@ -109,7 +109,7 @@ Encoder::Encoder(const Tokenizer& tok, int max_length) : tok_(tok), max_length_(
     if (p == "[SEP]") sep_ = i;
   }
   if (cls_ < 0 || sep_ < 0) fail("tokenizer", "the vocabulary has no [CLS] or [SEP] token");
-  if (max_length < 3) fail("--max-length", "must be at least 3 ([CLS] a [SEP] b [SEP] needs 3 special tokens)");
+  if (max_length < 3) fail_option("max_length", "must be at least 3 ([CLS] a [SEP] b [SEP] needs 3 special tokens)");
 }
 
 Encoded Encoder::encode(const std::string& a) const { return encode_impl(a, nullptr); }

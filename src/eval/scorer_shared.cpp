@@ -38,6 +38,34 @@ void run_all(Runner& runner, const Plan& plan, Hidden& x, KvCache* kv) {
   if (!plan.steps.empty()) runner.run(plan, x, 0, SIZE_MAX, kv);
 }
 
+// Tokens a batch of groups [g0, g1) runs: with padding, without, and its widest forward.
+struct Cost {
+  int64_t padded = 0, real = 0, widest = 0;
+  int32_t shared = 0;
+};
+Cost batch_cost(const std::vector<ScoreSequence>& seqs, const std::vector<ContextGroup>& groups, size_t g0, size_t g1) {
+  Cost c;
+  c.shared = groups[g0].shared;
+  for (size_t g = g0; g < g1; ++g) c.shared = std::min(c.shared, groups[g].shared);
+  const int64_t B = int64_t(g1 - g0), S = c.shared;
+  c.padded = c.real = c.widest = B * S;
+  for (size_t k = 0; k < groups[g0].members.size(); ++k) {
+    int64_t T = 1;
+    for (size_t g = g0; g < g1; ++g)
+      if (k < groups[g].members.size()) {
+        const int64_t t = int64_t(seqs[groups[g].members[k]].ids.size()) - S;
+        T = std::max(T, t);
+        c.real += t;
+      }
+    c.padded += B * T;
+    c.widest = std::max(c.widest, B * T);
+  }
+  return c;
+}
+
+// Padding limits a batch only once it has this many groups (small batches run slowly).
+constexpr size_t kMinGroups = 8;
+
 }  // namespace
 
 std::vector<ContextGroup> context_groups(const std::vector<ScoreSequence>& seqs) {
@@ -67,7 +95,7 @@ std::vector<ContextGroup> context_groups(const std::vector<ScoreSequence>& seqs)
 void score_context_groups(Runner& runner, const std::vector<Plan>& plans, const std::vector<ScoreSequence>& seqs,
                           std::vector<ContextGroup> groups, size_t prefix, const ScoreOptions& opts, PlanScores& out) {
   // Groups with as many members together (fewer idle rows), then longest shared part first.
-  std::stable_sort(groups.begin(), groups.end(), [](const ContextGroup& a, const ContextGroup& b) {
+  std::stable_sort(groups.begin(), groups.end(), [&](const ContextGroup& a, const ContextGroup& b) {
     if (a.members.size() != b.members.size()) return a.members.size() > b.members.size();
     return a.shared > b.shared;
   });
@@ -78,18 +106,18 @@ void score_context_groups(Runner& runner, const std::vector<Plan>& plans, const 
   auto len = [&](size_t s) { return static_cast<int64_t>(seqs[s].ids.size()); };
 
   for (size_t g0 = 0; g0 < groups.size();) {
-    // A batch: as many groups as keep every forward (shared tokens, or a member pass) within
-    // the token budget.
-    int64_t longest = len(groups[g0].members[0]);
+    // A batch: groups are added while every forward (the shared tokens, or one member pass)
+    // stays within the token budget and padding stays below a quarter of the tokens run.
     int32_t S = groups[g0].shared;  // the fewest shared tokens in the batch
     size_t g1 = g0 + 1;
     while (g1 < groups.size()) {
-      const int32_t S1 = std::min(S, groups[g1].shared);
-      const int64_t L = std::max(longest, len(groups[g1].members[0]));
-      if (int64_t(g1 - g0 + 1) * std::max<int64_t>(S1, L - S1) > opts.batch_tokens) break;
-      longest = L, S = S1;
+      const Cost c = batch_cost(seqs, groups, g0, g1 + 1);
+      if (c.widest > opts.batch_tokens || (g1 - g0 >= kMinGroups && c.padded > c.real + c.real / 4)) break;
+      S = c.shared;
       ++g1;
     }
+    int64_t longest = 0;
+    for (size_t g = g0; g < g1; ++g) longest = std::max(longest, len(groups[g].members[0]));
     const int B = static_cast<int>(g1 - g0);
     const size_t passes = groups[g0].members.size();
     const int capacity = static_cast<int>(longest);

@@ -6,6 +6,7 @@
 #include "family.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "layerlab/gguf.h"
 #include "util/json_read.h"
 
 namespace layerlab {
@@ -90,7 +91,12 @@ void validate_config(const ConfigReader& cfg, const ModelConfig& c) {
 }
 
 std::unique_ptr<Model> load_model(const std::string& dir, const LoadOptions& options) {
-  if (!is_directory(dir)) fail(dir, "not a directory (expected a Hugging Face model folder)");
+  if (is_gguf_file(dir)) {
+    auto model = std::make_unique<Model>();
+    detail::load_gguf_model(dir, *model);
+    return model;
+  }
+  if (!is_directory(dir)) fail(dir, "not a directory (expected a Hugging Face model folder or a .gguf file)");
   // A folder written by `layerlab train` for non-GPT-2 blocks has layerlab_config.json instead.
   const bool trained = file_exists(dir + "/layerlab_config.json");
   const std::string cfg_path = dir + (trained ? "/layerlab_config.json" : "/config.json");

@@ -3,6 +3,7 @@
 
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "layerlab/gguf.h"
 #include "layerlab/tokenizer.h"
 #include "tokenize/bpe.h"
 #include "tokenize/families.h"
@@ -29,7 +30,8 @@ std::unique_ptr<Tokenizer> load_wordpiece(const std::string& dir) {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
-  if (!is_directory(model_dir)) fail(model_dir, "not a directory (expected a model folder with tokenizer files)");
+  if (is_gguf_file(model_dir)) return tok::make_gguf_tokenizer(model_dir);
+  if (!is_directory(model_dir)) fail(model_dir, "not a directory (expected a model folder with tokenizer files, or a .gguf file)");
   const std::string dir = model_dir;
   const bool has_json = file_exists(dir + "/tokenizer.json");
   // tokenizer.json is taken when it is GPT-2 style byte-level BPE; Llama and BERT folders
@@ -49,6 +51,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
 }
 
 std::vector<std::string> copy_tokenizer_files(const std::string& from, const std::string& to) {
+  if (is_gguf_file(from))
+    fail(from, "the tokenizer of a GGUF file cannot be copied into a model folder yet (use the Hugging Face folder)");
   std::vector<std::string> copied;
   for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer.model", "vocab.txt",
                            "tokenizer_config.json", "special_tokens_map.json"}) {

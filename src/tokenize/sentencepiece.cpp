@@ -14,6 +14,12 @@ class SentencePiece final : public Tokenizer {
     const auto st = sp_.Load(path);
     if (!st.ok()) fail(path, "cannot load the SentencePiece model: " + st.ToString());
   }
+  // A model built in memory (GGUF: tokenizer.ggml.*); `where` names its source in errors.
+  SentencePiece(const std::string& where, const std::string& serialized, bool bos_allowed, bool add_eos)
+      : path_(where), bos_allowed_(bos_allowed), add_eos_(add_eos) {
+    const auto st = sp_.LoadFromSerializedProto(serialized);
+    if (!st.ok()) fail(where, "cannot build the SentencePiece model: " + st.ToString());
+  }
   std::string family() const override { return "sentencepiece"; }
 
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& opt) const override {
@@ -24,8 +30,10 @@ class SentencePiece final : public Tokenizer {
     if (!st.ok()) fail(path_, "SentencePiece encode failed: " + st.ToString());
     std::vector<int32_t> out;
     out.reserve(ids.size() + 1);
-    if (opt.add_bos && sp_.bos_id() >= 0) out.push_back(sp_.bos_id());
+    const bool special = opt.add_bos && bos_allowed_;
+    if (special && sp_.bos_id() >= 0) out.push_back(sp_.bos_id());
     out.insert(out.end(), ids.begin(), ids.end());
+    if (special && add_eos_ && sp_.eos_id() >= 0) out.push_back(sp_.eos_id());
     return out;
   }
 
@@ -50,6 +58,8 @@ class SentencePiece final : public Tokenizer {
     return id;
   }
   std::string path_;
+  bool bos_allowed_ = true;  // GGUF add_bos_token: false means BOS is never added
+  bool add_eos_ = false;     // GGUF add_eos_token: EOS after the text whenever BOS is asked for
   sentencepiece::SentencePieceProcessor sp_;
 };
 
@@ -57,6 +67,11 @@ class SentencePiece final : public Tokenizer {
 
 std::unique_ptr<Tokenizer> make_sentencepiece(const std::string& model_path) {
   return std::make_unique<SentencePiece>(model_path);
+}
+
+std::unique_ptr<Tokenizer> make_sentencepiece_from_proto(const std::string& where, const std::string& serialized,
+                                                         bool add_bos, bool add_eos) {
+  return std::make_unique<SentencePiece>(where, serialized, add_bos, add_eos);
 }
 
 }  // namespace layerlab::tok

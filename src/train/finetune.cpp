@@ -122,12 +122,15 @@ Resume load_checkpoint(const std::string& dir, Engine& e, train::AdamW& adam, in
 json run(const Options& o) {
   const glue::TaskSpec& task = glue::task_spec(o.task);
   if (o.epochs < 1 || o.batch < 1) fail("finetune", "--epochs and --batch must be at least 1");
-  if (!is_directory(o.out_dir)) fail("--out", "'" + o.out_dir + "' is not a folder");
+  if (!is_directory(o.out_dir)) fail_option("out", "'" + o.out_dir + "' is not a folder");
   auto model = load_model(o.model_dir);
   if (model->config().family != "bert") fail(o.model_dir, "finetune needs a BERT model, this is " + model->config().family);
   validate_plan(o.plan, model->config().n_layer);
   auto tok = load_tokenizer(o.model_dir);
-  const glue::Encoder enc(*tok, std::min(o.max_length, model->config().max_positions));
+  if (o.max_length > model->config().max_positions)
+    fail_option("max_length", std::to_string(o.max_length) + " exceeds the model's " +
+                             std::to_string(model->config().max_positions) + " positions");
+  const glue::Encoder enc(*tok, o.max_length);
   const std::vector<glue::Example> train_set = glue::read_split(o.data_dir, task, "train", o.limit_train);
   const std::vector<glue::Example> dev = glue::read_split(o.data_dir, task, "validation", o.limit_dev);
   std::vector<glue::Encoded> train_in, dev_in;

@@ -13,11 +13,13 @@
 #include "golden.h"
 #include "layerlab/error.h"
 #include "layerlab/eval_text.h"
+#include "layerlab/gguf.h"
 #include "layerlab/glue.h"
 #include "layerlab/model.h"
 #include "layerlab/plan.h"
 #include "layerlab/safetensors.h"
 #include "layerlab/tokenizer.h"
+#include "tokenize/bpe.h"
 
 namespace layerlab::fuzz {
 
@@ -82,6 +84,81 @@ std::vector<std::string> seeds_safetensors() {
   w.f32 = {1, 2, 3, 4};
   write_safetensors((scratch() / "seed.safetensors").string(), {w}, {{"format", "pt"}});
   return {read_file((scratch() / "seed.safetensors").string()), real_checkpoint_prefix()};
+}
+
+// --- GGUF: open, read every small tensor's bytes, then try it as a model and a tokenizer.
+void run_gguf(std::string_view in) {
+  const std::string path = write_scratch("gguf", "model.gguf", in).string();
+  {
+    GgufFile f(path);
+    volatile uint8_t sink = 0;  // every tensor byte the table claims must be inside the mapping
+    for (const auto& t : f.tensors())
+      if (t.bytes < (1u << 20))
+        for (uint64_t k = 0; k < t.bytes; k += 16) sink = sink + f.data(t)[k];
+  }
+  try {
+    load_model(path);
+  } catch (const Error&) {
+    // most mutations break the model's metadata: the tokenizer below is still worth a try
+  }
+  const auto tok = load_tokenizer(path);
+  tok->decode(tok->encode("Hello, world! def f(x): return x", {.add_bos = true}));
+}
+// A hand-sized llama GGUF (2 layers, d=8, 268 tokens with byte fallback pieces and scores) and
+// a GPT-2 style one with merges: small enough that mutations reach every part of the header.
+std::vector<std::string> seeds_gguf() {
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
+  std::vector<int32_t> types = {2, 3, 3};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    tokens.push_back(name), types.push_back(6);
+  }
+  for (const char* p : {"\u2581", "e", "l", "o", "H", "ll", "He", "Hell", "Hello"}) tokens.push_back(p), types.push_back(1);
+  std::vector<float> scores(tokens.size());
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = -float(i);
+  const int64_t d = 8, ff = 16, vocab = int64_t(tokens.size());
+  auto small = [](int64_t n) { return std::vector<float>(size_t(n), 0.01f); };
+  std::vector<GgufOutTensor> ts = {gguf_f32_tensor("token_embd.weight", {d, vocab}, small(d * vocab)),
+                                   gguf_f32_tensor("output_norm.weight", {d}, small(d))};
+  for (int l = 0; l < 2; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    for (auto [n, rows, cols] : {std::tuple{"attn_q.weight", d, d}, {"attn_k.weight", d / 2, d}, {"attn_v.weight", d / 2, d},
+                                 {"attn_output.weight", d, d}, {"ffn_gate.weight", ff, d}, {"ffn_up.weight", ff, d},
+                                 {"ffn_down.weight", d, ff}})
+      ts.push_back(gguf_f32_tensor(b + n, {cols, rows}, small(rows * cols)));
+    ts.push_back(gguf_f32_tensor(b + "attn_norm.weight", {d}, small(d)));
+    ts.push_back(gguf_f32_tensor(b + "ffn_norm.weight", {d}, small(d)));
+  }
+  const std::vector<std::pair<std::string, GgufOutValue>> llama = {
+      {"general.architecture", gguf_str("llama")},      {"llama.block_count", gguf_u32(2)},
+      {"llama.embedding_length", gguf_u32(uint32_t(d))}, {"llama.feed_forward_length", gguf_u32(uint32_t(ff))},
+      {"llama.attention.head_count", gguf_u32(2)},       {"llama.attention.head_count_kv", gguf_u32(1)},
+      {"llama.context_length", gguf_u32(64)},            {"llama.rope.freq_base", gguf_f32(10000)},
+      {"tokenizer.ggml.model", gguf_str("llama")},       {"tokenizer.ggml.tokens", gguf_strings(tokens)},
+      {"tokenizer.ggml.scores", gguf_f32s(scores)},      {"tokenizer.ggml.token_type", gguf_i32s(types)},
+      {"tokenizer.ggml.bos_token_id", gguf_u32(1)},      {"tokenizer.ggml.eos_token_id", gguf_u32(2)}};
+  write_gguf((scratch() / "seed_llama.gguf").string(), llama, ts);
+  // GPT-2 style: the 256 byte-level characters (bytes_to_unicode), a few merges, <|endoftext|>.
+  std::vector<std::string> pieces;
+  for (char32_t c : tok::byte_to_unicode()) {
+    std::string u;
+    if (c < 0x80) u += char(c);
+    else u += char(0xC0 | (c >> 6)), u += char(0x80 | (c & 0x3F));  // all below U+0800
+    pieces.push_back(u);
+  }
+  for (const char* p : {"He", "ll", "Hell", "Hello", "<|endoftext|>"}) pieces.push_back(p);
+  std::vector<int32_t> ptypes(pieces.size(), 1);
+  ptypes.back() = 3;
+  const std::vector<std::pair<std::string, GgufOutValue>> gpt2 = {
+      {"general.architecture", gguf_str("gpt2")},
+      {"tokenizer.ggml.model", gguf_str("gpt2")},
+      {"tokenizer.ggml.tokens", gguf_strings(pieces)},
+      {"tokenizer.ggml.token_type", gguf_i32s(ptypes)},
+      {"tokenizer.ggml.merges", gguf_strings({"H e", "l l", "He ll", "Hell o"})},
+      {"tokenizer.ggml.eos_token_id", gguf_u32(uint32_t(pieces.size() - 1))}};
+  write_gguf((scratch() / "seed_gpt2.gguf").string(), gpt2, {});
+  return {read_file((scratch() / "seed_llama.gguf").string()), read_file((scratch() / "seed_gpt2.gguf").string())};
 }
 
 // --- config.json beside real weights (gpt2 / llama / bert picked by the text), then load.
@@ -194,6 +271,7 @@ const std::vector<Target>& targets() {
       {"safetensors", run_safetensors, seeds_safetensors}, {"config", run_config, seeds_config},
       {"plan", run_plan, seeds_plan},                      {"tokenizer_json", run_tokenizer_json, seeds_tokenizer_json},
       {"jsonl", run_jsonl, seeds_jsonl},                   {"glue", run_glue, seeds_glue},
+      {"gguf", run_gguf, seeds_gguf},
   };
   return all;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Fuzz targets for everything that parses bytes a user or an attacker may supply: safetensors
-// files, config.json, plan text and JSON, tokenizer.json, benchmark JSONL records. One target
-// is a function of the input bytes that may throw only layerlab::Error; anything else (another
+// files, config.json, plan text and JSON, tokenizer.json, benchmark JSONL records, GGUF files.
+// One target is a function of the input bytes that may throw only layerlab::Error; anything else (another
 // exception, a sanitizer report, a crash, a hang) is a finding.
 // Two drivers run the same targets: test_fuzz.cpp (seeded mutations, in CI under ASan/UBSan)
 // and fuzz_libfuzzer.cpp (coverage-guided, clang -DLAYERLAB_FUZZ=ON).

@@ -80,10 +80,15 @@ TEST(EncoderFinetune, FrozenPoolerHeadGradientAgainstFiniteDifferences) {
 
 // Two epochs in one run, and the same run stopped after one epoch then resumed: the same dev metrics, losses and
 // final parameters, for head-only and full fine-tuning.
+// Also: the first step's loss (before any update) is the same whether the [CLS] features come
+// from the inference backend (head-only) or from the training encoder (full): two separate
+// implementations of the BERT forward, both float32 (tolerance 1e-5).
 TEST(EncoderFinetune, ResumeIsExact) {
+  std::vector<double> first_loss;
   for (const std::string mode : {"--head-only", ""}) {
     const std::string a = scratch("a" + std::to_string(mode.size())), b = scratch("b" + std::to_string(mode.size()));
-    ASSERT_EQ(run_cli(finetune_cmd(a, mode + " --epochs 2")).status, 0);
+    ASSERT_EQ(run_cli(finetune_cmd(a, mode + " --epochs 2 --record-steps 1")).status, 0);
+    first_loss.push_back(nlohmann::json::parse(read_text_file(a + "/first_steps.json"))["steps"][0]["loss"].get<double>());
     ASSERT_EQ(run_cli(finetune_cmd(b, mode + " --epochs 2 --stop-after 1")).status, 0);
     ASSERT_EQ(nlohmann::json::parse(read_text_file(b + "/results.json"))["history"].size(), 1u);
     EXPECT_NE(run_cli(finetune_cmd(b, mode + " --epochs 3 --resume")).out.find("resume with the same --epochs"), std::string::npos);
@@ -101,6 +106,7 @@ TEST(EncoderFinetune, ResumeIsExact) {
     EXPECT_EQ(fa.read_f32("params"), fb.read_f32("params")) << mode;
     EXPECT_EQ(fa.read_f32("adam.v"), fb.read_f32("adam.v")) << mode;
   }
+  EXPECT_NEAR(first_loss[0], first_loss[1], 1e-5);
 }
 
 TEST(EncoderFinetune, CliErrorsNameFileLineAndField) {
