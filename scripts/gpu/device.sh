@@ -33,6 +33,19 @@ fi
 # files and the Llama 2 tokenizer in .device/shared (STUDY=1 bash scripts/gpu/make_sysroot.sh).
 if [ "$mode" = study ]; then
   source build-gpu/env.sh
+  # The Painters grid on a carried model (GRID_MODEL in make_sysroot.sh): every variant and N,
+  # the five tasks, the first GRID_LIMIT items, resumable into $OUT/grid.jsonl.
+  for g in .device/shared/models/*; do
+    [ -e "$g" ] || continue
+    [ -f .device/grid.jsonl ] && cp .device/grid.jsonl "$OUT/grid.jsonl"
+    echo "# grid sweep on $g"
+    timeout "${GRID_TIMEOUT:-240}" build-gpu/app/layerlab sweep --model "$g" --variants all --n all \
+      --tasks arc_easy,arc_challenge,hellaswag,winogrande,lambada_openai --data-dir .device/shared/data \
+      --limit "${GRID_LIMIT:-100}" --device cuda --dtype f32 --out "$OUT/grid.jsonl" > "$OUT/grid.log" 2>&1
+    echo "# grid rc=$? lines=$(wc -l < "$OUT/grid.jsonl")"
+    tail -3 "$OUT/grid.log"
+  done
+  [ -n "${SKIP_STUDY_BENCH:-}" ] && exit 0
   nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu,clocks_throttle_reasons.active \
     --format=csv,noheader,nounits -lms 200 > "$OUT/clocks.csv" 2>/dev/null &
   smi=$!

@@ -38,10 +38,23 @@ rm -rf "$D/shared"
 mkdir -p "$D/shared/golden"
 for g in ${GOLDEN:-gpt2-tiny llama-tiny}; do cp -r "../shared/golden/$g" "$D/shared/golden/"; done
 cp ../shared/golden/tokenizer_golden.json "$D/shared/golden/" 2>/dev/null || true
-# STUDY=1: the task files and the Llama 2 tokenizer for bench/study/run.py (about 15 MB).
+# STUDY=1: the first STUDY_ITEMS (default 200) items of each task file, the files' full item
+# counts in data/ITEMS.json (bench/study/run.py scales by them), and the Llama 2 tokenizer.
+# GRID_MODEL=FILE.gguf (or a folder): a model for the grid sweep of device.sh's study mode.
 if [ -n "${STUDY:-}" ]; then
   mkdir -p "$D/shared/data"
-  for t in arc_easy arc_challenge hellaswag winogrande lambada_openai; do cp -r "../shared/data/$t" "$D/shared/data/"; done
+  counts="{"
+  for f in arc_easy/test.jsonl arc_challenge/test.jsonl hellaswag/validation.jsonl winogrande/validation.jsonl \
+           lambada_openai/test.jsonl; do
+    t=${f%%/*}
+    mkdir -p "$D/shared/data/$t"
+    grep -v '^\s*$' "../shared/data/$f" | head -n "${STUDY_ITEMS:-200}" > "$D/shared/data/$f"
+    counts="$counts\"$t\": $(grep -cv '^\s*$' "../shared/data/$f"), "
+  done
+  echo "${counts%, }}" > "$D/shared/data/ITEMS.json"
   mkdir -p "$D/shared/tokenizers" && cp -r ../shared/tokenizers/llama2 "$D/shared/tokenizers/"
+fi
+if [ -n "${GRID_MODEL:-}" ]; then
+  mkdir -p "$D/shared/models" && cp -r "$GRID_MODEL" "$D/shared/models/"
 fi
 du -sh "$D" "$D"/*
