@@ -51,8 +51,8 @@ if [ -n "${STUDY:-}" ]; then
            lambada_openai/test.jsonl; do
     t=${f%%/*}
     mkdir -p "$D/shared/data/$t"
-    grep -v '^\s*$' "../shared/data/$f" | head -n "${STUDY_ITEMS:-200}" > "$D/shared/data/$f"
-    counts="$counts\"$t\": $(grep -cv '^\s*$' "../shared/data/$f"), "
+    awk -v n="${STUDY_ITEMS:-200}" 'NF && c++ < n' "../shared/data/$f" > "$D/shared/data/$f"
+    counts="$counts\"$t\": $(awk 'NF' "../shared/data/$f" | wc -l), "
   done
   echo "${counts%, }}" > "$D/shared/data/ITEMS.json"
   mkdir -p "$D/shared/tokenizers" && cp -r ../shared/tokenizers/llama2 "$D/shared/tokenizers/"
