@@ -56,6 +56,13 @@ if [ "$mode" = study ]; then
   python3 bench/cuda/clocks_summary.py "$OUT/clocks.csv" "$OUT/study.log" 2>&1 | tail -12
   exit 0
 fi
+# study-ab: one configuration on whole task files, with and without context sharing.
+if [ "$mode" = study-ab ]; then
+  source build-gpu/env.sh
+  timeout "${STUDY_TIMEOUT:-480}" bash bench/study/ab_sharing.sh .device/shared/data \
+    .device/shared/tokenizers/llama2/tokenizer.model "${AB_TASKS:-hellaswag,arc_easy}" 2>&1 | tee "$OUT/ab.log"
+  exit 0
+fi
 # The CLI on the GPU (built without the explainer server): a forward pass, an eval, serve's message.
 if [ -x build-gpu/app/layerlab ]; then
   g=.device/shared/golden/gpt2-tiny
