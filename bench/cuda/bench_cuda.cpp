@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
       for (int b = 0; b < B; ++b)
         for (int t = 0; t + 1 < T; ++t) targets[size_t(b) * T + t] = ids[size_t(b) * T + t + 1];
     };
-    Runner runner(*model, *backend);
+    Runner batched_runner(*model, *backend);
+    std::unique_ptr<Backend> unbatched_backend;  // made on the first "unbatched:" plan
+    std::unique_ptr<Runner> unbatched_runner;
     std::string plans = argv[6];
     bool first = true;
     for (size_t pos = 0; pos <= plans.size();) {
@@ -66,13 +68,20 @@ int main(int argc, char** argv) {
       }
       const bool unbatched = text.rfind("unbatched:", 0) == 0;
       if (unbatched) text = text.substr(10);
-      cuda_set_batched_groups(*backend, !unbatched);
+      if (unbatched && !unbatched_backend) {
+        CudaOptions one_by_one;
+        one_by_one.batched_groups = false;
+        unbatched_backend = make_cuda_backend(*model, parse_cuda_dtype(argv[2]), 0, one_by_one);
+        unbatched_runner = std::make_unique<Runner>(*model, *unbatched_backend);
+      }
+      Runner& runner = unbatched ? *unbatched_runner : batched_runner;
+      Backend& be = unbatched ? *unbatched_backend : *backend;
       const Plan plan = text == "full" ? full_plan(model->config().n_layer) : parse_plan_text(text);
       validate_plan(plan, model->config().n_layer);
       auto score = [&]() {
         auto x = runner.embed(ids, B);
         runner.run(plan, *x);
-        auto normed = backend->final_norm(*x);
+        auto normed = be.final_norm(*x);
         return runner.target_logprobs(*normed, targets);  // read out on the device
       };
       std::vector<float> lp = score();  // warm-up (allocations)

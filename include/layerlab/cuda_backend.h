@@ -27,11 +27,14 @@ const char* cuda_dtype_name(CudaDType t);
 bool cuda_available();
 bool cuda_built();
 
-std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype = CudaDType::F32, int device = 0);
+struct CudaOptions {
+  // false issues a parallel group's matrix products one member at a time instead of one
+  // batched cuBLAS call per stage (a benchmark's reference point).
+  bool batched_groups = true;
+};
 
-// Benchmark knob: false issues a parallel group's matrix products one member at a time
-// instead of one batched cuBLAS call per stage (default true).
-void cuda_set_batched_groups(Backend& backend, bool batched);
+std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype = CudaDType::F32, int device = 0,
+                                           const CudaOptions& options = {});
 
 // Waits for all queued GPU work (for timing).
 void cuda_synchronize();

@@ -216,14 +216,10 @@ bool cuda_available() {
   return n > 0;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype, int device) {
-  return std::make_unique<cuda_impl::CudaBackend>(model, dtype, device);
-}
-
-void cuda_set_batched_groups(Backend& backend, bool batched) {
-  auto* b = dynamic_cast<cuda_impl::CudaBackend*>(&backend);
-  if (!b) fail("cuda_set_batched_groups", "not a CUDA backend");
-  b->unbatched_ = !batched;
+std::unique_ptr<Backend> make_cuda_backend(const Model& model, CudaDType dtype, int device, const CudaOptions& options) {
+  auto b = std::make_unique<cuda_impl::CudaBackend>(model, dtype, device);
+  b->unbatched_ = !options.batched_groups;
+  return b;
 }
 
 void cuda_synchronize() { CUDA_CK(cudaDeviceSynchronize()); }

@@ -220,7 +220,7 @@ class CudaBackend : public Backend, public LayerOps {
   bool force_gemm_attention_ = false;
 
  public:
-  bool unbatched_ = false;  // cuda_set_batched_groups(false): one GEMM call per member (benchmarks)
+  bool unbatched_ = false;  // CudaOptions::batched_groups false: one GEMM call per member (benchmarks)
   int rope_positions_ = 0;
 };
 

@@ -7,11 +7,10 @@ namespace layerlab {
 bool cuda_available() { return false; }
 bool cuda_built() { return false; }
 
-std::unique_ptr<Backend> make_cuda_backend(const Model&, CudaDType, int) {
+std::unique_ptr<Backend> make_cuda_backend(const Model&, CudaDType, int, const CudaOptions&) {
   fail_option("device", "'cuda': this build has no CUDA support");
 }
 
-void cuda_set_batched_groups(Backend&, bool) {}
 
 void cuda_synchronize() {}
 
