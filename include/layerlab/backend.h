@@ -68,6 +68,9 @@ class Backend {
                                               int batch, int tokens, int pos0);
   // Runs plan step `step_index` on x in place; kv may be null (no caching).
   virtual void run_step(const PlanStep& step, int step_index, Hidden& x, KvCache* kv) = 0;
+  // A Hidden holding host rows [batch * tokens, width] (e.g. final-normed rows gathered from
+  // several Hiddens, for one large head product: the explainer's logit lens).
+  virtual std::unique_ptr<Hidden> from_host(const float* rows, int batch, int tokens, int width) = 0;
   // Final norm (BERT: the masked-LM transform), a new Hidden.
   virtual std::unique_ptr<Hidden> final_norm(const Hidden& x) = 0;
   // Logits for rows [row_begin, row_begin + count) of a final-normed Hidden: out [count, vocab].

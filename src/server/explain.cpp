@@ -6,8 +6,7 @@
 #include <numeric>
 #include <random>
 
-#include "backend/cpu/fast_math.h"
-#include "backend/cpu/gemm.h"
+#include "util/fast_math.h"
 #include "layerlab/generate.h"
 
 namespace layerlab::server {
@@ -44,7 +43,7 @@ double log_sum_exp(const float* v, int n) {
   float acc[16] = {};
   int i = 0;
   for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += cpu::fast_exp(v[i + j] - mx);
+    for (int j = 0; j < 16; ++j) acc[j] += fastmath::fast_exp(v[i + j] - mx);
   double s = 0;
   for (; i < n; ++i) s += std::exp(double(v[i]) - mx);
   for (float a : acc) s += a;
@@ -269,9 +268,8 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
     collector.apps.clear();
     steps.push_back(std::move(step));
   });
-  // The head over every lens row in a few large products: OpenBLAS packs the [vocab, d] head
-  // once per product, which dominated when each step had its own small product.
-  const ModelWeights& w = s.model().weights();
+  // The head over every lens row in a few large products on the backend (a CPU product packs
+  // the [vocab, d] head once per call, which dominated when each step had its own product).
   const int64_t rows = int64_t(lens_steps.size()) * T;
   const int64_t chunk = std::max<int64_t>(1, (32ll << 20) / (int64_t(vocab) * 4));
   std::vector<float> logits;
@@ -279,7 +277,8 @@ json explain_forward(ModelSession& s, const Plan& plan, const std::vector<int32_
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t n = std::min(chunk, rows - r0);
     logits.resize(size_t(n) * vocab);
-    cpu::gemm_nt(n, vocab, d, cpu::weight_product(lens_rows.data() + r0 * d, w.head_w, w.head_b.data, logits.data()));
+    const auto rows_in = b.from_host(lens_rows.data() + r0 * d, 1, int(n), d);
+    b.logits(*rows_in, 0, n, logits.data());
     // Per-row reductions in parallel; the JSON is built serially below.
     std::vector<double> lse_rows(n);
     std::vector<std::vector<int>> top_rows(n);

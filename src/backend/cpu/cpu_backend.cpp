@@ -73,6 +73,13 @@ class CpuBackend : public Backend {
     return y;
   }
 
+  std::unique_ptr<Hidden> from_host(const float* rows, int batch, int tokens, int width) override {
+    auto h = std::make_unique<CpuHidden>();
+    h->batch = batch, h->tokens = tokens, h->width = width;
+    h->data.assign(rows, rows + size_t(batch) * tokens * width);
+    return h;
+  }
+
   void logits(const Hidden& normed, int64_t row_begin, int64_t count, float* out) override {
     const CpuHidden& x = as_cpu(normed);
     cpu::gemm_nt(count, cfg_.vocab, cfg_.d_model,

@@ -1,6 +1,6 @@
 #include "kernels.h"
 
-#include "fast_math.h"
+#include "util/fast_math.h"
 
 #include <omp.h>
 
@@ -8,6 +8,10 @@
 #include <cmath>
 
 namespace layerlab::cpu {
+
+using fastmath::fast_erf;
+using fastmath::fast_exp;
+using fastmath::fast_tanh;
 
 void layer_norm(const float* x, float* y, int64_t rows, int n, const float* w, const float* b, float eps) {
 #pragma omp parallel for if (rows > 16)

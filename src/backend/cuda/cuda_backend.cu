@@ -59,6 +59,14 @@ void CudaBackend::run_step(const PlanStep& step, int step_index, Hidden& xh, KvC
 }
 
 
+std::unique_ptr<Hidden> CudaBackend::from_host(const float* rows, int batch, int tokens, int width) {
+  auto h = std::make_unique<CudaHidden>();
+  h->batch = batch, h->tokens = tokens, h->width = width;
+  h->buf = DevBuf(h->count() * sizeof(float), "hidden states (from the host)");
+  if (h->count()) CK(cudaMemcpy(h->data(), rows, h->count() * sizeof(float), cudaMemcpyHostToDevice));
+  return h;
+}
+
 std::unique_ptr<Hidden> CudaBackend::final_norm(const Hidden& xh) {
   const CudaHidden& x = as_cuda(xh);
   auto y = std::unique_ptr<CudaHidden>(static_cast<CudaHidden*>(x.clone().release()));

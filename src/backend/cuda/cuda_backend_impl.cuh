@@ -84,6 +84,7 @@ class CudaBackend : public Backend, public LayerOps {
   bool supports_inspection() const override { return true; }
   void set_inspector(Inspector* inspector) override { inspector_ = inspector; }
 
+  std::unique_ptr<Hidden> from_host(const float* rows, int batch, int tokens, int width) override;
   std::unique_ptr<Hidden> final_norm(const Hidden& xh) override;
 
   void logits(const Hidden& normed, int64_t row_begin, int64_t count, float* out) override;

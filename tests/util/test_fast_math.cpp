@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "backend/cpu/fast_math.h"
+#include "util/fast_math.h"
 
-namespace layerlab::cpu {
+namespace layerlab::fastmath {
 namespace {
 
 TEST(FastMath, ExpRelativeErrorUnder3e7) {
@@ -34,4 +34,4 @@ TEST(FastMath, TanhAndErfAbsoluteErrorUnder1e6) {
 }
 
 }  // namespace
-}  // namespace layerlab::cpu
+}  // namespace layerlab::fastmath

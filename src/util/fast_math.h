@@ -1,13 +1,13 @@
 #pragma once
 // Branch-free exp / tanh / erf that g++ vectorises (AVX2/AVX-512) inside plain loops; libm's
-// scalar calls dominated the non-GEMM time. Accuracy (checked in tests/backend):
+// scalar calls dominated the non-GEMM time (CPU kernels, the explainer's log-sum-exp). Accuracy (checked in tests/backend):
 // exp: ~2 ulp (Cephes polynomial); tanh and erf: absolute error < 1e-6.
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 
-namespace layerlab::cpu {
+namespace layerlab::fastmath {
 
 inline float fast_exp(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);  // keeps 2^n a normal float
@@ -48,4 +48,4 @@ inline float fast_erf(float x) {
   return x >= 0 ? r : -r;
 }
 
-}  // namespace layerlab::cpu
+}  // namespace layerlab::fastmath
