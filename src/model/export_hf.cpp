@@ -185,12 +185,19 @@ nlohmann::ordered_json config_edited(const std::string& dir, const ModelConfig& 
   return j;
 }
 
+// As stored: the matrices' one float type; f32 for block types or a mix.
 WeightType folder_dtype(const Job& job) {
   if (!job.keep) return job.dtype;
-  const WeightType t = job.model.weights().layers.at(0).qkv_w.type;
-  if (t == WeightType::F32 || t == WeightType::F16 || t == WeightType::BF16) return t;
-  job.result.notes.push_back(std::string("weights stored as ") + weight_type_name(t) +
-                             " are written as f32 (a Hugging Face folder holds f32, f16 or bf16)");
+  const ModelWeights& w = job.model.weights();
+  std::vector<const Param*> ms = {&w.tok_emb, &w.head_w};
+  for (const auto& L : w.layers) ms.insert(ms.end(), {&L.qkv_w, &L.o_w, &L.up_w, &L.down_w});
+  const WeightType t = ms[0]->type;
+  bool same = true, quantized = false;
+  for (const Param* p : ms) same = same && p->type == t, quantized = quantized || is_quantized(p->type);
+  if (same && !quantized) return t;
+  if (quantized)
+    job.result.notes.push_back("weights in llama.cpp block types are written as f32 (a Hugging Face folder holds f32, "
+                               "f16 or bf16; --dtype f16 or bf16 for half the size)");
   return WeightType::F32;
 }
 
