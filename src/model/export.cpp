@@ -70,9 +70,12 @@ ExportResult export_plan(const Model& model, const Plan& plan, const std::string
   bool keep = true;
   const WeightType dtype = target_type(o, keep);
   const ModelConfig& c = model.config();
-  if ((c.family != "llama" && c.family != "gpt2") || !c.standard_block())
-    fail(model.dir(), "export supports the llama and gpt2 families; this model is '" + c.family +
-                          (c.standard_block() ? "" : std::string(" (") + block_kind_name(c.block) + " blocks)") + "'");
+  const bool family_ok = c.family == "llama" || c.family == "gpt2" || (c.family == "bert" && o.format == "hf");
+  if (!family_ok || !c.standard_block())
+    fail(model.dir(), std::string("export supports the llama and gpt2 families (and bert to a Hugging Face folder); ") +
+                          "this model is '" + c.family +
+                          (c.standard_block() ? "" : std::string(" (") + block_kind_name(c.block) + " blocks)") + "'" +
+                          (c.family == "bert" ? " and --format is gguf" : ""));
   validate_plan(plan, c.n_layer);
   ExportResult r;
   r.path = out;
@@ -109,6 +112,9 @@ ExportResult export_plan(const Model& model, const Plan& plan, const std::string
     } else {
       fs::rename(tmp, target);  // replaces an existing file atomically
     }
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(tmp, ec);
+    fail(out, std::string("cannot write: ") + e.what());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

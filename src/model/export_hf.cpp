@@ -45,7 +45,51 @@ std::vector<HfTensor> hf_tensors(const Model& m, const std::vector<int>& order) 
                    return out;
                  }});
   };
+  // Values [c0, c0 + n) of a vector (BERT's stacked q|k|v bias).
+  auto vslice = [&](const std::string& name, const Param& p, int64_t c0, int64_t n) {
+    t.push_back({name, {n}, [&p, c0, n] {
+                   const auto v = rows_f32(p, 0, 1);
+                   return std::vector<float>(v.begin() + c0, v.begin() + c0 + n);
+                 }});
+  };
   const bool tied = head_is_embedding(m);
+  if (c.family == "bert") {
+    const int64_t d = c.d_model;
+    const std::string e = "bert.embeddings.";
+    mat(e + "word_embeddings.weight", w.tok_emb, 0, w.tok_emb.rows);
+    mat(e + "position_embeddings.weight", w.pos_emb, 0, w.pos_emb.rows);
+    mat(e + "token_type_embeddings.weight", w.type_emb, 0, w.type_emb.rows);
+    vec(e + "LayerNorm.weight", w.emb_ln_w);
+    vec(e + "LayerNorm.bias", w.emb_ln_b);
+    for (size_t l = 0; l < order.size(); ++l) {
+      const LayerWeights& L = w.layers[size_t(order[l])];
+      const std::string h = "bert.encoder.layer." + std::to_string(l) + ".", a = h + "attention.";
+      int64_t k = 0;
+      for (const char* part : {"query", "key", "value"}) {
+        mat(a + "self." + part + ".weight", L.qkv_w, k, d);
+        vslice(a + "self." + part + ".bias", L.qkv_b, k, d);
+        k += d;
+      }
+      mat(a + "output.dense.weight", L.o_w, 0, d);
+      vec(a + "output.dense.bias", L.o_b);
+      vec(a + "output.LayerNorm.weight", L.ln1_w);
+      vec(a + "output.LayerNorm.bias", L.ln1_b);
+      mat(h + "intermediate.dense.weight", L.up_w, 0, L.up_w.rows);
+      vec(h + "intermediate.dense.bias", L.up_b);
+      mat(h + "output.dense.weight", L.down_w, 0, d);
+      vec(h + "output.dense.bias", L.down_b);
+      vec(h + "output.LayerNorm.weight", L.ln2_w);
+      vec(h + "output.LayerNorm.bias", L.ln2_b);
+    }
+    const std::string p = "cls.predictions.";
+    mat(p + "transform.dense.weight", w.mlm_dense_w, 0, d);
+    vec(p + "transform.dense.bias", w.mlm_dense_b);
+    vec(p + "transform.LayerNorm.weight", w.final_w);
+    vec(p + "transform.LayerNorm.bias", w.final_b);
+    vec(p + "bias", w.head_b);
+    if (!tied) mat(p + "decoder.weight", w.head_w, 0, w.head_w.rows);
+    return t;
+  }
   if (c.family == "llama") {
     const int64_t q = c.q_dim(), kv = c.kv_dim(), ff = c.d_ff;
     mat("model.embed_tokens.weight", w.tok_emb, 0, w.tok_emb.rows);

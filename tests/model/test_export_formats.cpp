@@ -31,7 +31,7 @@ void expect_same_safetensors(const std::string& got_path, const std::string& ref
 
 // Full plan, f32: the transformers-saved folder back, bit for bit, with its config and tokenizer.
 TEST(ExportFormats, HfFullPlanReproducesTheSourceFolder) {
-  for (const char* name : {"llama-tiny", "gpt2-tiny"}) {
+  for (const char* name : {"llama-tiny", "gpt2-tiny", "bert-tiny"}) {
     const std::string dir = shared_dir() + "/golden/" + name;
     auto src = load_model(dir);
     ScratchDir tmp(std::string("hf_") + name);
@@ -40,7 +40,7 @@ TEST(ExportFormats, HfFullPlanReproducesTheSourceFolder) {
     EXPECT_EQ(nlohmann::json::parse(read_text_file(tmp / "out/config.json")),
               nlohmann::json::parse(read_text_file(dir + "/config.json")))
         << name;
-    for (const char* f : {"generation_config.json", "tokenizer.model", "vocab.json", "merges.txt"})
+    for (const char* f : {"generation_config.json", "tokenizer.model", "vocab.json", "merges.txt", "vocab.txt"})
       if (file_exists(dir + "/" + f)) EXPECT_EQ(read_text_file(tmp / "out/" + f), read_text_file(dir + "/" + f)) << f;
   }
 }
