@@ -45,6 +45,19 @@ inline std::vector<float> plan_logits(const Model& m, const Plan& plan, const st
   return runner.forward(plan, req).logits;
 }
 
+// Mean log p of each next token of `ids` under the full model.
+inline double mean_logprob(const Model& m, const std::vector<int32_t>& ids) {
+  auto backend = make_cpu_backend(m);
+  Runner runner(m, *backend);
+  ForwardRequest req;
+  req.ids = ids;
+  req.logprobs_next = true;
+  const auto lp = runner.forward(full_plan(m.config().n_layer), req).logprobs_next;
+  double sum = 0;
+  for (float v : lp) sum += v;
+  return sum / double(lp.size());
+}
+
 inline ExportOptions export_options(const std::string& format, const std::string& dtype = "") {
   ExportOptions o;
   o.format = format;

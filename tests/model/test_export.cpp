@@ -7,9 +7,12 @@
 
 #include "cli_run.h"
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "layerlab/error.h"
 #include "layerlab/gguf.h"
+#include "layerlab/tokenizer.h"
 #include "model/export_fixtures.h"
 
 namespace layerlab::testing {
@@ -99,6 +102,30 @@ TEST(Export, LossyTypesStayCloseToFloat32) {
     std::printf("%s %s: max rel error %.2e\n", l.format, l.dtype, err);
     EXPECT_LE(err, l.tol) << l.format << " " << l.dtype;
     EXPECT_GT(err, 0) << l.format << " " << l.dtype;  // really stored in the lossy type
+  }
+}
+
+// Block types on a trained model (llama-code-16l, float16): the first 256 tokens of a held-out
+// Python file, mean log p per token against the float16 folder. Bounds as test_gguf_model's
+// for llama.cpp's own files (q8_0 0.005, q4_K_M 0.05); measured: see the printout.
+TEST(Export, BlockTypesPredictLikeTheFloatFolder) {
+  auto src = load_model(shared_dir() + "/models/llama-code-16l");
+  auto tok = load_tokenizer(shared_dir() + "/models/llama-code-16l");
+  std::ifstream val(shared_dir() + "/data/python-code/val.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(val, line));
+  std::vector<int32_t> ids = {src->config().bos_id};
+  for (int32_t id : tok->encode(nlohmann::json::parse(line)["text"].get<std::string>()))
+    if (ids.size() < 256) ids.push_back(id);
+  const double ref = mean_logprob(*src, ids);
+  ScratchDir tmp("blocks");
+  for (auto [dtype, tol] : {std::pair{"q8_0", 0.005}, std::pair{"q6_K", 0.01}, std::pair{"q5_K", 0.02},
+                            std::pair{"q4_K", 0.05}, std::pair{"q4_0", 0.05}}) {
+    const std::string out = tmp / (std::string(dtype) + ".gguf");
+    export_plan(*src, full_plan(16), out, export_options("gguf", dtype));
+    const double lp = mean_logprob(*load_model(out), ids);
+    std::printf("%s: mean log p %.5f (float16 folder %.5f)\n", dtype, lp, ref);
+    EXPECT_NEAR(lp, ref, tol) << dtype;
   }
 }
 
