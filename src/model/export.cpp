@@ -88,7 +88,8 @@ ExportResult export_plan(const Model& model, const Plan& plan, const std::string
   const bool exists = fs::exists(fs::symlink_status(out, ec));
   if (exists && !o.force) fail_option("out", "'" + out + "' exists (pass --force to replace it)");
   if (exists && fs::equivalent(out, model.dir(), ec)) fail_option("out", "'" + out + "' is the model being exported");
-  const fs::path target = fs::absolute(out);
+  fs::path target = fs::absolute(out).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "out/" names the folder "out"
   if (!is_directory(target.parent_path().string()))
     fail_option("out", "the folder '" + target.parent_path().string() + "' does not exist");
   if (exists && o.format == "hf" && !is_directory(out)) fail_option("out", "'" + out + "' is a file, not a folder");

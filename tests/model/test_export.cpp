@@ -185,12 +185,14 @@ TEST(Export, Refusals) {
                       "out", "exists (pass --force");
   // Nothing half-written is left behind by a refusal or an export.
   size_t entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(tmp.path)) entries += e.path().filename() == "a" ? 0 : 1;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path)) entries += e.path().filename() == "a" ? 0 : 1;  // before "c" exists
   EXPECT_EQ(entries, 0u);
   ExportOptions force = export_options("hf");
   force.force = true;
   export_plan(*src, parse_plan_text("0-3"), tmp / "a", force);
   EXPECT_EQ(load_model(tmp / "a")->config().n_layer, 4);
+  export_plan(*src, parse_plan_text("0-2"), tmp / "c/", export_options("hf"));  // a trailing slash names the folder
+  EXPECT_EQ(load_model(tmp / "c")->config().n_layer, 3);
   // BERT goes to Hugging Face folders only: the error names the model.
   auto bert = load_model(shared_dir() + "/golden/bert-tiny");
   try {
