@@ -79,7 +79,6 @@ ExportResult export_plan(const Model& model, const Plan& plan, const std::string
   validate_plan(plan, c.n_layer);
   ExportResult r;
   r.path = out;
-  r.n_layer = 0;
   exporting::Job job{model, export_layer_order(plan), keep, dtype, r};
   r.n_layer = int(job.order.size());
 
