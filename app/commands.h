@@ -18,5 +18,7 @@ int cmd_serve(const Argv& args);
 int cmd_eval(const Argv& args);
 int cmd_sweep(const Argv& args);
 int cmd_plot(const Argv& args);
+int cmd_export(const Argv& args);
+int cmd_convert(const Argv& args);
 
 }  // namespace layerlab::cli

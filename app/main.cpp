@@ -27,6 +27,8 @@ const Command kCommands[] = {
     {"eval", layerlab::cli::cmd_eval, "score a benchmark (lambada, hellaswag, arc, winogrande, gsm8k, perplexity, mlm) under a plan"},
     {"sweep", layerlab::cli::cmd_sweep, "every Painters variant x N x seed x task, resumable; --summary normalises"},
     {"plot", layerlab::cli::cmd_plot, "SVG figures of sweep results and similarity heatmaps"},
+    {"export", layerlab::cli::cmd_export, "write a plan's layers as a model of its own (Hugging Face folder or GGUF file)"},
+    {"convert", layerlab::cli::cmd_convert, "convert a model between Hugging Face and GGUF, or to another weight type"},
 };
 
 void usage() {
