@@ -170,13 +170,13 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
     g.configs = std::move(pending);
     std::set<std::string> distinct;
     for (const Config& c : g.configs) distinct.insert(plan_to_text(c.plan));
-    total_work += tasks.at(g.task)->size() * int64_t(distinct.size());
+    total_work += tasks.at(g.task)->work_tokens() * int64_t(distinct.size());  // tokens: items vary in length
   }
   if (o.progress && st.configs_done_before > 0)
     std::fprintf(stderr, "%s: %d of %d configurations already done, resuming\n", o.out.c_str(), st.configs_done_before,
                  st.configs_total);
   std::unique_ptr<Progress> bar;
-  if (o.progress) bar = std::make_unique<Progress>("sweep", total_work, "item-plans");
+  if (o.progress) bar = std::make_unique<Progress>("sweep", total_work, "tokens");
 
   for (const Group& g : groups) {
     if (g.configs.empty()) continue;
@@ -191,9 +191,11 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
       plan_of.push_back(i);
     }
     const auto g0 = std::chrono::steady_clock::now();
-    const std::vector<TaskResult> results = task.evaluate(runner, plans, [&](int64_t n) {
-      if (bar) bar->add(n * int64_t(plans.size()));
-    });
+    EvalHooks hooks;
+    hooks.progress = [&](int64_t, int64_t tokens, bool) {
+      if (bar) bar->add(tokens * int64_t(plans.size()));
+    };
+    const std::vector<TaskResult> results = task.run(runner, plans, hooks);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
     st.plans_evaluated += static_cast<int>(plans.size());
     for (size_t i = 0; i < g.configs.size(); ++i) {

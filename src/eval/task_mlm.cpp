@@ -58,28 +58,48 @@ class MlmTask : public Task {
   int64_t size() const override { return masked_; }
   double chance() const override { return 0.0; }
 
-  std::vector<TaskResult> evaluate(Runner& runner, const std::vector<Plan>& plans,
-                                   const std::function<void(int64_t)>& on_items) override {
-    std::vector<std::vector<double>> acc(plans.size()), nll(plans.size());
-    for (size_t b = 0; b < windows_.size(); b += 8) {
-      const size_t e = std::min(windows_.size(), b + 8);
+  int64_t work_tokens() const override {
+    int64_t n = 0;
+    for (const auto& w : windows_) n += static_cast<int64_t>(w.ids.size());
+    return n;
+  }
+
+  std::vector<TaskResult> run(Runner& runner, const std::vector<Plan>& plans, const EvalHooks& hooks) override {
+    ChunkPlan cp;
+    cp.bounds = fixed_chunks(windows_.size(), 8);  // a record is a window
+    cp.tokens = [&](size_t w) { return static_cast<int64_t>(windows_[w].ids.size()); };
+    cp.items = [&](size_t w) { return static_cast<int64_t>(windows_[w].targets.size()); };
+    cp.n_values = [&](size_t w) { return 2 * windows_[w].targets.size(); };
+    cp.score = [&](size_t b, size_t e) {
       const std::vector<ScoreSequence> chunk(windows_.begin() + b, windows_.begin() + e);
       const PlanScores s = score_sequences(runner, plans, chunk, opts_.score);
-      int64_t done = 0;
+      std::vector<std::vector<ItemRecord>> out(plans.size());
       for (size_t p = 0; p < plans.size(); ++p)
-        for (const auto& w : s[p]) {
-          for (const TokenScore& t : w) {
-            acc[p].push_back(t.greedy ? 1.0 : 0.0);
-            nll[p].push_back(-double(t.logprob));
+        for (size_t w = b; w < e; ++w) {
+          ItemRecord r;
+          nlohmann::json lp = nlohmann::json::array(), g = nlohmann::json::array();
+          for (const TokenScore& t : s[p][w - b]) {
+            r.values.push_back(t.greedy ? 1.0 : 0.0);  // acc, nll per masked token
+            r.values.push_back(-double(t.logprob));
+            lp.push_back(t.logprob);
+            g.push_back(t.greedy);
           }
-          if (p == 0) done += static_cast<int64_t>(w.size());
+          r.sample = {{"positions", windows_[w].rows}, {"targets", windows_[w].targets}, {"logprobs", lp}, {"greedy", g}};
+          out[p].push_back(std::move(r));
         }
-      if (on_items) on_items(done);
-    }
+      return out;
+    };
+    const auto recs = run_chunks(cp, plans.size(), hooks);
     std::vector<TaskResult> out(plans.size());
     for (size_t p = 0; p < plans.size(); ++p) {
-      out[p].metrics = {mean_metric("acc", acc[p]), mean_metric("nll", nll[p])};
-      out[p].items = static_cast<int64_t>(acc[p].size());
+      std::vector<double> acc, nll;
+      for (const ItemRecord& r : recs[p])
+        for (size_t k = 0; k < r.values.size(); k += 2) {
+          acc.push_back(r.values[k]);
+          nll.push_back(r.values[k + 1]);
+        }
+      out[p].metrics = {mean_metric("acc", acc), mean_metric("nll", nll)};
+      out[p].items = static_cast<int64_t>(acc.size());
     }
     return out;
   }
