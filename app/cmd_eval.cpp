@@ -95,7 +95,7 @@ int cmd_eval(const Argv& argv) {
   const Plan plan = plan_from_args(o, pa, cfg);
   const TaskOptions& topts = ta.t;
   auto tok = load_tokenizer(m.model->dir());
-  check_task_args_for_model(o, ta, {task_name}, cfg, *tok);
+  check_task_args_for_model(o, ta, {task_name}, m.model->dir(), cfg, *tok);
   const TextCodec codec = codec_for(*tok, ta.add_bos);
   auto task = make_task(task_name, data, codec, cfg, topts);
   check_task_has_items(task_name, data, *task, codec, ta);

@@ -4,7 +4,10 @@
 #include <string>
 
 #include "commands.h"
+#include "layerlab/bos_policy.h"
+#include "layerlab/error.h"
 #include "layerlab/gguf.h"
+#include "layerlab/tokenizer.h"
 #include "model_args.h"
 
 namespace layerlab::cli {
@@ -40,6 +43,13 @@ int cmd_info(const Argv& argv) {
     types += (types.empty() ? "" : ", ") + type + " " + std::to_string(values);
   std::printf("resident      %.2f MB of weights in memory (values by type: %s)\n", model->resident_bytes() / 1e6,
               types.c_str());
+  try {  // the policy every text-taking command follows (--add-bos / --no-add-bos override it)
+    const auto tok = load_tokenizer(m.model);
+    const BosPolicy bos = bos_policy(m.model, *tok);
+    std::printf("bos           %s (%s)\n", bos.add ? "added" : "not added", bos.source.c_str());
+  } catch (const Error& e) {
+    std::printf("bos           unknown: no tokenizer (%s)\n", e.what());
+  }
   for (const auto& f : model->files())
     std::printf("file          %s (%.2f MB)\n", f.path.c_str(), f.bytes / 1e6);
   if (is_gguf_file(m.model)) {

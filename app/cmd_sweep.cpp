@@ -202,7 +202,7 @@ int cmd_sweep(const Argv& argv) {
   topts.score.prefix_reuse = so.prefix_reuse;
   so.limit = topts.limit;
   auto tok = load_tokenizer(m.model->dir());
-  check_task_args_for_model(o, ta, task_list, cfg, *tok);
+  check_task_args_for_model(o, ta, task_list, m.model->dir(), cfg, *tok);
   const TextCodec codec = codec_for(*tok, ta.add_bos);
   std::map<std::string, std::unique_ptr<Task>> tasks;
   for (const std::string& t : task_list) {
