@@ -203,6 +203,7 @@ int cmd_sweep(const Argv& argv) {
   so.limit = topts.limit;
   auto tok = load_tokenizer(m.model->dir());
   check_task_args_for_model(o, ta, task_list, m.model->dir(), cfg, *tok);
+  so.add_bos = ta.add_bos;  // the model's policy or the flags', as check_task_args_for_model found it
   const TextCodec codec = codec_for(*tok, ta.add_bos);
   std::map<std::string, std::unique_ptr<Task>> tasks;
   for (const std::string& t : task_list) {

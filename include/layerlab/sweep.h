@@ -24,6 +24,7 @@ struct SweepOptions {
   std::string model_dir;
   std::map<std::string, std::string> data;  // task -> data file, recorded in each line
   int64_t limit = -1;                       // recorded in each line
+  bool add_bos = false;                     // BOS before every context (recorded; perplexity/mlm: no effect)
   bool prefix_reuse = true;
   bool progress = true;
 };

@@ -110,6 +110,12 @@ void check_identity(const json& r, const SweepOptions& o, const std::string& bac
   if (r.value("variant", "") == "looped_parallel") mismatch("k", o.k);
   // Lines written before the backend was recorded carry none: they are taken as they are.
   if (r.contains("backend")) mismatch("backend", backend);  // "cpu", "cuda-bf16", ...: bf16 and f32 must not mix
+  // Lines from before add_bos was recorded were run without BOS unless --add-bos was given
+  // (then Llama's default changed to BOS: docs/EVAL.md "BOS").
+  if (task != "perplexity" && task != "mlm" && r.value("add_bos", false) != o.add_bos)
+    fail(path, "holds " + task + " results with add_bos = " + (o.add_bos ? "false" : "true") + ", this sweep has " +
+                   (o.add_bos ? "true" : "false") + " (the model's BOS policy or --add-bos / --no-add-bos); give " +
+                   (o.add_bos ? "--no-add-bos" : "--add-bos") + " to continue it, or use another --out");
 }
 
 }  // namespace
@@ -216,6 +222,7 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
                    {"tokens", r.tokens},
                    {"model", o.model_dir},
                    {"backend", runner.backend().name()},
+                   {"add_bos", o.add_bos},
                    {"data", o.data.count(c.key.task) ? o.data.at(c.key.task) : ""},
                    {"limit", o.limit},
                    {"seconds", secs / plans.size()}};
