@@ -52,7 +52,8 @@ int model_context(const ModelConfig& cfg) { return cfg.max_positions > 0 ? cfg.m
 
 void add_task_options(Options& o, TaskArgs& a) {
   TaskOptions& t = a.t;
-  o.integer("--limit", t.limit, "score only the first K items (documents for perplexity)", 1, INT64_MAX, "all");
+  o.integer("--limit", t.limit, "score only the first K items of the file: records, or documents for perplexity and mlm (similarity's --limit "
+            "counts the same)", 1, INT64_MAX, "all");
   o.integer("--window", t.window,
             "tokens per window (perplexity, mlm) and the longest context a request may have (the others); at most "
             "the model's context",

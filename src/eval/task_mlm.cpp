@@ -4,6 +4,7 @@
 // drawn with a generator seeded from (seed, window index), are replaced by [MASK]. Unlike
 // BERT's pre-training recipe (80/10/10) every chosen position becomes [MASK], the usual
 // evaluation setting. Accuracy = the argmax at a masked position is the original token.
+#include <climits>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -22,7 +23,9 @@ class MlmTask : public Task {
     if (codec.mask_id < 0 || codec.cls_id < 0 || codec.sep_id < 0)
       fail("mlm", "the tokenizer has no [MASK]/[CLS]/[SEP] tokens");
     if (!(opts.mask_rate > 0 && opts.mask_rate <= 1)) fail_option("mask_rate", "must be in (0, 1]");
-    std::vector<std::string> docs = read_text_documents(path);
+    // --limit counts documents, as in every task (it counted masked tokens before).
+    const int limit = opts.limit > 0 && opts.limit < INT32_MAX ? static_cast<int>(opts.limit) : 0;
+    std::vector<std::string> docs = read_text_documents(path, limit);
     const int body = context_length(cfg, opts.window) - 2;
     if (body < 1) fail_option("window", "too small for [CLS] x [SEP]");
     uint64_t window_index = 0;
@@ -48,9 +51,7 @@ class MlmTask : public Task {
         }
         masked_ += k;
         windows_.push_back(std::move(w));
-        if (opts.limit > 0 && masked_ >= opts.limit) break;
       }
-      if (opts.limit > 0 && masked_ >= opts.limit) break;
     }
     if (windows_.empty()) fail(path, "no text to mask");
   }

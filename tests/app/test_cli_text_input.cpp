@@ -157,5 +157,25 @@ TEST_F(TextInput, SimilarityLimitCountsDocuments) {
   EXPECT_EQ(windows("--limit 1 --max-windows 5"), 2);
 }
 
+// mlm's --limit counted masked tokens; now documents: --limit 2 on three documents scores what
+// the file of the first two does.
+TEST_F(TextInput, MlmLimitCountsDocuments) {
+  const std::string d1 = "{\"text\": \"the cat sat on the mat and the dog sat on the rug\"}\n";
+  const std::string d2 = "{\"text\": \"a bird sang in the tree while the sun went down\"}\n";
+  const std::string d3 = "{\"text\": \"rain fell on the roof all night long\"}\n";
+  const std::string three = file("three.jsonl", d1 + d2 + d3), two = file("two.jsonl", d1 + d2);
+  auto run = [&](const std::string& data, const std::string& flags) {
+    const std::string out = (dir_ / "m.json").string();
+    const CliRun r = run_cli("eval --model " + shared_dir() + "/golden/bert-tiny --task mlm --data " + data + " " +
+                             flags + " --out " + out);
+    EXPECT_EQ(r.status, 0) << r.out;
+    return json::parse(std::ifstream(out));
+  };
+  const json limited = run(three, "--limit 2"), first_two = run(two, "");
+  EXPECT_EQ(limited["metrics"], first_two["metrics"]);
+  EXPECT_EQ(limited["items"], first_two["items"]);
+  EXPECT_LT(limited["items"].get<int>(), run(three, "")["items"].get<int>());
+}
+
 }  // namespace
 }  // namespace layerlab::testing
