@@ -10,18 +10,6 @@ namespace layerlab::cli {
 
 using nlohmann::json;
 
-namespace {
-
-// Scores are written as JSON numbers (shortest round-trip form: the same doubles come back);
-// a NaN is written as null.
-json scores_json(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
-  return a;
-}
-
-}  // namespace
-
 EvalRecords::EvalRecords(std::string path, const json& setup, const std::string& task, bool resume)
     : path_(std::move(path)), task_(task), setup_(setup) {
   lock_ = std::make_unique<FileLock>(path_, "an eval");
@@ -73,13 +61,7 @@ EvalRecords::EvalRecords(std::string path, const json& setup, const std::string&
   write_file_atomic(path_, kept);  // drops a torn line, so the next append starts a fresh line
 }
 
-std::string EvalRecords::line_of(const ItemRecord& r) const {
-  json j = r.sample;
-  j["task"] = task_;
-  j["doc_id"] = r.index;
-  j["scores"] = scores_json(r.values);
-  return j.dump();
-}
+std::string EvalRecords::line_of(const ItemRecord& r) const { return item_record_line(r, task_); }
 
 void EvalRecords::append(const std::vector<ItemRecord>& chunk) {
   if (chunk.empty()) return;

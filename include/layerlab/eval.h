@@ -116,6 +116,10 @@ struct ItemRecord {
   std::vector<double> values;
   nlohmann::json sample;
 };
+// The --log-samples line of a record: its sample with "task", "doc_id" and "scores" (the
+// values, NaN as null) added.
+std::string item_record_line(const ItemRecord& r, const std::string& task);
+
 struct EvalHooks {
   // More work done: `items` items, `tokens` tokens (the unit of work_tokens()); `resumed`: taken
   // from `resumed` below, not run (a progress bar leaves them out of its rate).

@@ -201,6 +201,25 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
     hooks.progress = [&](int64_t, int64_t tokens, bool) {
       if (bar) bar->add(tokens * int64_t(plans.size()));
     };
+    std::vector<std::string> sample_files;  // per configuration
+    if (!o.log_samples_dir.empty()) {
+      for (const Config& c : g.configs) {
+        const std::string f = o.log_samples_dir + "/" + c.key.task + "." + c.key.variant + ".n" + std::to_string(c.key.n) +
+                              ".seed" + std::to_string(c.key.seed) + ".jsonl";
+        const json setup = {{"task", c.key.task}, {"variant", c.key.variant}, {"n", c.key.n}, {"seed", c.key.seed},
+                            {"plan", plan_to_text(c.plan)}, {"model", o.model_dir},
+                            {"data", o.data.count(c.key.task) ? o.data.at(c.key.task) : ""}, {"limit", o.limit},
+                            {"add_bos", o.add_bos}, {"backend", runner.backend().name()}};
+        write_file_atomic(f, json{{"setup", setup}}.dump() + "\n");  // a group cut short starts afresh
+        sample_files.push_back(f);
+      }
+      hooks.on_chunk = [&](size_t p, const std::vector<ItemRecord>& chunk) {
+        std::string lines;
+        for (const ItemRecord& r : chunk) lines += (lines.empty() ? "" : "\n") + item_record_line(r, g.task);
+        for (size_t i = 0; i < g.configs.size(); ++i)
+          if (plan_of[i] == p && !lines.empty()) append_line_durable(sample_files[i], lines);
+      };
+    }
     const std::vector<TaskResult> results = task.run(runner, plans, hooks);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
     st.plans_evaluated += static_cast<int>(plans.size());

@@ -1,5 +1,6 @@
 // The task registry and helpers shared by every task.
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,16 @@ std::unique_ptr<Task> make_task(const std::string& name, const std::string& data
   std::string all;
   for (const auto& t : task_names()) all += (all.empty() ? "" : ", ") + t;
   fail_option("task", "unknown task '" + name + "' (one of: " + all + ")");
+}
+
+std::string item_record_line(const ItemRecord& r, const std::string& task) {
+  nlohmann::json j = r.sample;
+  j["task"] = task;
+  j["doc_id"] = r.index;
+  nlohmann::json scores = nlohmann::json::array();
+  for (double x : r.values) scores.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
+  j["scores"] = scores;
+  return j.dump();
 }
 
 std::vector<TaskResult> Task::evaluate(Runner& runner, const std::vector<Plan>& plans,

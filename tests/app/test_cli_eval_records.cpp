@@ -203,6 +203,32 @@ TEST_F(EvalRecords, KilledRunResumes) {
   EXPECT_FALSE(fs::exists(records));  // removed once --out holds the metrics
 }
 
+// sweep --log-samples DIR: one file per configuration; the baseline's lines are eval's.
+TEST_F(EvalRecords, SweepLogSamplesOneFilePerConfiguration) {
+  const std::string data = docs6();
+  fs::create_directories(path("samples"));
+  const CliRun r = run_cli("sweep --model " + kModel + " --variants skip --n 1 --tasks perplexity --data perplexity=" +
+                           data + " --window 16 --quiet --out " + path("r.jsonl") + " --log-samples " + path("samples"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto full = lines(path("samples/perplexity.full.n0.seed0.jsonl"));
+  const auto skip = lines(path("samples/perplexity.skip.n1.seed0.jsonl"));
+  ASSERT_EQ(full.size(), 7u);
+  ASSERT_EQ(skip.size(), 7u);
+  EXPECT_EQ(skip[0]["setup"]["plan"], "0,5");
+  const std::string ev = path("ev.jsonl");
+  ASSERT_EQ(run_cli("eval --model " + kModel + " --task perplexity --data " + data + " --window 16 --log-samples " + ev).status, 0);
+  const auto e = lines(ev);
+  for (size_t i = 1; i < e.size(); ++i) {
+    EXPECT_EQ(full[i]["tokens"], e[i]["tokens"]);
+    EXPECT_NEAR(full[i]["loglikelihood"].get<double>(), e[i]["loglikelihood"].get<double>(), 1e-4);
+    EXPECT_NE(skip[i]["loglikelihood"], e[i]["loglikelihood"]);
+  }
+  const CliRun bad = run_cli("sweep --model " + kModel + " --variants skip --n 1 --tasks perplexity --data perplexity=" +
+                             data + " --out " + path("r2.jsonl") + " --log-samples " + path("missing"));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("--log-samples: '"), std::string::npos) << bad.out;
+}
+
 // Progress counts tokens: the final line's total is the documents' token count.
 TEST_F(EvalRecords, ProgressCountsTokens) {
   const std::string data = docs6();
