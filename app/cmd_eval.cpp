@@ -130,10 +130,9 @@ int cmd_eval(const Argv& argv) {
     hooks.resumed = records->resumed();
     all = hooks.resumed;
     if (!all.empty())
-      std::fprintf(stderr, "%s: %zu of %lld items already recorded, resuming\n", records->path().c_str(), all.size(),
-                   static_cast<long long>(task->size()));
+      std::fprintf(stderr, "%s: %zu item records already there, resuming\n", records->path().c_str(), all.size());
   }
-  int64_t items_done = 0, items_recorded = 0;
+  int64_t items_done = 0;  // in the task's unit (mlm: masked tokens), resumed ones included
   hooks.progress = [&](int64_t items, int64_t tokens, bool resumed) {
     items_done += items;
     bar.set_detail(std::to_string(items_done) + " items");
@@ -143,8 +142,8 @@ int cmd_eval(const Argv& argv) {
     if (!records) return;
     records->append(chunk);
     for (const ItemRecord& r : chunk) all[r.index] = r;
-    items_recorded = static_cast<int64_t>(all.size());
-    if (stop_after > 0 && items_recorded >= stop_after && items_recorded < task->size()) throw StopAfterItems{items_recorded};
+    // progress() came first, so items_done includes this chunk
+    if (stop_after > 0 && items_done >= stop_after && items_done < task->size()) throw StopAfterItems{items_done};
   };
   TaskResult r;
   try {

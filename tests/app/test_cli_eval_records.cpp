@@ -53,15 +53,15 @@ class EvalRecords : public ::testing::Test {
            (i % 2 ? "dog" : "bird") + "\"}\n";
     return file("lambada70.jsonl", s);
   }
-  // Six documents of different lengths (perplexity: one chunk per document).
-  std::string docs6() const {
+  // Documents of different lengths (perplexity: one chunk per document).
+  std::string docs6(int n = 6) const {
     std::string s;
-    for (int i = 0; i < 6; ++i) {
+    for (int i = 0; i < n; ++i) {
       std::string text;
       for (int k = 0; k <= i * 3; ++k) text += "def f" + std::to_string(k) + "(x):\\n    return x + " + std::to_string(k) + "\\n";
       s += "{\"text\": \"" + text + "\"}\n";
     }
-    return file("docs6.jsonl", s);
+    return file("docs" + std::to_string(n) + ".jsonl", s);
   }
   static std::vector<json> lines(const std::string& p) {
     std::ifstream in(p);
@@ -155,11 +155,25 @@ TEST_F(EvalRecords, StopAfterItemsThenResumeEqualsAnUninterruptedRun) {
   std::ofstream(samples, std::ios::app) << "{\"doc_id\": 64, \"sco";
   const CliRun res = run_cli(base + " --out " + path("part.json") + " --log-samples " + samples + " --resume");
   ASSERT_EQ(res.status, 0) << res.out;
-  EXPECT_NE(res.out.find("64 of 70 items already recorded"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("64 item records already there, resuming"), std::string::npos) << res.out;
   EXPECT_EQ(metrics(path("part.json")), metrics(path("full.json")));
   const auto ls = lines(samples);
   ASSERT_EQ(ls.size(), 71u);
   for (size_t i = 1; i < ls.size(); ++i) EXPECT_EQ(ls[i]["doc_id"], int(i - 1));
+}
+
+// mlm counts masked tokens as items and records windows (8 per chunk): the same exactness.
+TEST_F(EvalRecords, MlmStopThenResume) {
+  const std::string data = docs6(), bert = shared_dir() + "/golden/bert-tiny";
+  const std::string base = "eval --model " + bert + " --task mlm --data " + data + " --window 8";
+  ASSERT_EQ(run_cli(base + " --out " + path("full.json")).status, 0);
+  const CliRun stop = run_cli(base + " --out " + path("m.json") + " --stop-after-items 3");
+  ASSERT_EQ(stop.status, 0) << stop.out;
+  ASSERT_NE(stop.out.find("stopped after"), std::string::npos) << stop.out;
+  const CliRun res = run_cli(base + " --out " + path("m.json") + " --resume");
+  ASSERT_EQ(res.status, 0) << res.out;
+  EXPECT_NE(res.out.find("8 item records already there"), std::string::npos) << res.out;
+  EXPECT_EQ(metrics(path("m.json")), metrics(path("full.json")));
 }
 
 // Resume refuses a records file of another setup, naming the field.
@@ -178,7 +192,7 @@ TEST_F(EvalRecords, ResumeRefusesAnotherSetup) {
 // A run killed with SIGKILL at some moment keeps what it recorded (--out's FILE.items.jsonl);
 // resuming gives the numbers of an uninterrupted run.
 TEST_F(EvalRecords, KilledRunResumes) {
-  const std::string data = docs6();
+  const std::string data = docs6(10);  // the kill comes after 2 of 10 documents, long before the end
   const std::string base = "eval --model " + kModel + " --task perplexity --data " + data + " --window 16";
   ASSERT_EQ(run_cli(base + " --out " + path("full.json")).status, 0);
   const std::string out = path("k.json"), records = out + ".items.jsonl";
