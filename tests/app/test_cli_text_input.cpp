@@ -79,6 +79,20 @@ TEST_F(TextInput, InfoStatesThePolicy) {
             std::string::npos);
 }
 
+// A tokenizer_config.json whose add_bos_token is not true / false / null is an error naming the
+// file and the key, before any output.
+TEST_F(TextInput, BadAddBosTokenIsAnErrorNamingTheFile) {
+  const std::string d = gpt2_with_bos();
+  std::ofstream(fs::path(d) / "tokenizer_config.json") << R"({"add_bos_token": "yes"})";
+  for (const std::string& cmd : {"info --model " + d, "forward --model " + d + " --prompt hi"}) {
+    const CliRun r = run_cli(cmd);
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("tokenizer_config.json: add_bos_token: must be true, false or null"), std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.rfind("layerlab ", 0), 0u) << "output before the error:\n" << r.out;
+  }
+}
+
 // The decision (stated in docs/EVAL.md): eval follows the policy, so Llama's contexts now get BOS
 // (before this change eval never added it unless --add-bos); GPT-2 is unchanged.
 TEST_F(TextInput, EvalFollowsThePolicyAndTheFlagsOverrideIt) {
