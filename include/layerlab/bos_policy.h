@@ -13,7 +13,8 @@ struct BosPolicy {
   bool add = false;
   std::string source;  // where the choice comes from, for `layerlab info`
 };
-// In order: tokenizer_config.json `add_bos_token` (a model folder); a GGUF file's
+// In order: tokenizer_config.json `add_bos_token` (a model folder); then, for a byte-level
+// BPE tokenizer.json, its post_processor template (Llama 3 adds BOS only there); a GGUF file's
 // `tokenizer.ggml.add_bos_token`; else the tokenizer family's default (Llama's SentencePiece
 // tokenizer: true, as LlamaTokenizer and llama.cpp; GPT-2's byte-level BPE: false, as
 // GPT2Tokenizer; BERT: none, [CLS] starts its inputs). A tokenizer without a BOS token never

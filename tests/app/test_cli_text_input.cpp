@@ -79,6 +79,36 @@ TEST_F(TextInput, InfoStatesThePolicy) {
             std::string::npos);
 }
 
+// A fast tokenizer (tokenizer.json) whose post_processor template starts with BOS adds it
+// (Llama 3 states it only there); gpt2-tiny's weights with GPT-2's vocabulary in that form.
+TEST_F(TextInput, TokenizerJsonTemplateSetsThePolicy) {
+  const fs::path d = dir_ / "gpt2-json";
+  fs::create_directories(d);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fs::path(kGpt2) / f, d / f);
+  json vocab = json::parse(std::ifstream(fs::path(kGpt2) / "vocab.json"));
+  json merges = json::array();
+  std::ifstream in(fs::path(kGpt2) / "merges.txt");
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.rfind("#version", 0) != 0) merges.push_back(line);
+  auto write = [&](const json& post) {
+    const json j = {{"added_tokens", {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}}}},
+                    {"normalizer", nullptr},
+                    {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+                    {"post_processor", post},
+                    {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+    std::ofstream(d / "tokenizer.json") << j.dump();
+  };
+  const json bos_first = {{"type", "TemplateProcessing"},
+                          {"single", {{{"SpecialToken", {{"id", "<|endoftext|>"}, {"type_id", 0}}}},
+                                      {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}};
+  write({{"type", "Sequence"}, {"processors", {{{"type", "ByteLevel"}}, bos_first}}});
+  EXPECT_NE(run_cli("info --model " + d.string()).out.find("bos           added (tokenizer.json post_processor template)"),
+            std::string::npos);
+  write({{"type", "ByteLevel"}});  // GPT-2's own tokenizer.json: no template
+  EXPECT_NE(run_cli("info --model " + d.string()).out.find("bos           not added (the GPT-2 tokenizer's default)"),
+            std::string::npos);
+}
+
 // A tokenizer_config.json whose add_bos_token is not true / false / null is an error naming the
 // file and the key, before any output.
 TEST_F(TextInput, BadAddBosTokenIsAnErrorNamingTheFile) {
