@@ -4,7 +4,10 @@
 #include <string>
 
 #include "commands.h"
+#include "layerlab/bos_policy.h"
+#include "layerlab/error.h"
 #include "layerlab/gguf.h"
+#include "layerlab/tokenizer.h"
 #include "model_args.h"
 
 namespace layerlab::cli {
@@ -17,6 +20,19 @@ int cmd_info(const Argv& argv) {
   if (!o.parse(argv)) return 0;
   auto model = load_model(m.model);
   const ModelConfig& c = model->config();
+  // The BOS policy every text-taking command follows (--add-bos / --no-add-bos override it);
+  // found before printing, so a bad add_bos_token is an error before any output.
+  std::unique_ptr<Tokenizer> tok;
+  std::string bos_line;
+  try {
+    tok = load_tokenizer(m.model);
+  } catch (const Error& e) {
+    bos_line = std::string("bos           unknown: no tokenizer (") + e.what() + ")\n";
+  }
+  if (tok) {
+    const BosPolicy bos = bos_policy(m.model, *tok);
+    bos_line = std::string("bos           ") + (bos.add ? "added" : "not added") + " (" + bos.source + ")\n";
+  }
   std::printf("model         %s\n", model->dir().c_str());
   std::printf("family        %s (model_type %s)\n", c.family.c_str(), c.model_type.c_str());
   std::printf("layers        %d\n", c.n_layer);
@@ -40,6 +56,7 @@ int cmd_info(const Argv& argv) {
     types += (types.empty() ? "" : ", ") + type + " " + std::to_string(values);
   std::printf("resident      %.2f MB of weights in memory (values by type: %s)\n", model->resident_bytes() / 1e6,
               types.c_str());
+  std::printf("%s", bos_line.c_str());
   for (const auto& f : model->files())
     std::printf("file          %s (%.2f MB)\n", f.path.c_str(), f.bytes / 1e6);
   if (is_gguf_file(m.model)) {

@@ -49,7 +49,7 @@ int cmd_similarity(const Argv& argv) {
                                std::to_string(cfg.max_positions) + " tokens");
     max_tokens = cfg.max_positions;  // the default, 512, is only an upper bound
   }
-  const auto seqs = sequences_from_files(sa, *m.model, max_tokens);
+  const auto seqs = sequences_from_files(o, sa, *m.model, max_tokens);
   Runner runner(*m.model, *m.backend);
   Progress bar("similarity", static_cast<int64_t>(seqs.size()), "windows");
   SimilarityResult r = layer_similarity(runner, plan, seqs, [&](int) { bar.add(); });

@@ -134,6 +134,11 @@ int cmd_sweep(const Argv& argv) {
   add_task_options(o, ta);
   o.flag("--no-prefix-reuse", no_prefix_reuse,
          "run every plan from the first layer, instead of running the leading steps plans share once (for measuring)");
+  std::string samples_dir;
+  o.text("--log-samples", samples_dir, "DIR",
+         "one file of per-item records per configuration, DIR/<task>.<variant>.n<N>.seed<S>.jsonl (eval's "
+         "--log-samples lines); DIR must exist",
+         "not written");
   o.flag("--quiet", quiet, "no progress bar or notes on stderr");
   o.flag("--summary", summary_mode, "read a results file and print its tables instead of running");
   o.text("--format", format, "FORMAT", "--summary's scores table: text, csv or markdown");
@@ -185,6 +190,8 @@ int cmd_sweep(const Argv& argv) {
       fail("--data", "task '" + t + "' has data but is not in --tasks");
   check_task_args(o, ta, task_list, files_of_tasks);
   check_output_path(out, "--out");  // before the model loads, not after the work
+  if (o.given("--log-samples") && !is_directory(samples_dir))
+    fail("--log-samples", "'" + samples_dir + "' is not a directory (create it first)");
 
   LoadedModel m = open_model(ma);
   const ModelConfig& cfg = m.model->config();
@@ -202,7 +209,9 @@ int cmd_sweep(const Argv& argv) {
   topts.score.prefix_reuse = so.prefix_reuse;
   so.limit = topts.limit;
   auto tok = load_tokenizer(m.model->dir());
-  check_task_args_for_model(o, ta, task_list, cfg, *tok);
+  check_task_args_for_model(o, ta, task_list, m.model->dir(), cfg, *tok);
+  so.add_bos = ta.add_bos;
+  so.log_samples_dir = samples_dir;  // the model's policy or the flags', as check_task_args_for_model found it
   const TextCodec codec = codec_for(*tok, ta.add_bos);
   std::map<std::string, std::unique_ptr<Task>> tasks;
   for (const std::string& t : task_list) {

@@ -41,6 +41,9 @@ const Scoped kScoped[] = {
     {"--add-bos", [](const std::string& t) { return is_choice(t) || t == "gsm8k"; },
      "lambada_openai, hellaswag, arc_easy, arc_challenge, winogrande and gsm8k",
      "perplexity starts every document with BOS (else EOS) anyway, mlm with [CLS]"},
+    {"--no-add-bos", [](const std::string& t) { return is_choice(t) || t == "gsm8k"; },
+     "lambada_openai, hellaswag, arc_easy, arc_challenge, winogrande and gsm8k",
+     "perplexity starts every document with BOS (else EOS) anyway, mlm with [CLS]"},
 };
 
 int model_context(const ModelConfig& cfg) { return cfg.max_positions > 0 ? cfg.max_positions : 2048; }
@@ -49,7 +52,8 @@ int model_context(const ModelConfig& cfg) { return cfg.max_positions > 0 ? cfg.m
 
 void add_task_options(Options& o, TaskArgs& a) {
   TaskOptions& t = a.t;
-  o.integer("--limit", t.limit, "score only the first K items (documents for perplexity)", 1, INT64_MAX, "all");
+  o.integer("--limit", t.limit, "score only the first K items of the file: records, or documents for perplexity and mlm (similarity's --limit "
+            "counts the same)", 1, INT64_MAX, "all");
   o.integer("--window", t.window,
             "tokens per window (perplexity, mlm) and the longest context a request may have (the others); at most "
             "the model's context",
@@ -66,9 +70,7 @@ void add_task_options(Options& o, TaskArgs& a) {
   o.flag("--no-context-sharing", a.no_context_sharing,
          "run every choice of a multiple-choice item from its first token, instead of running the context the "
          "choices share once into a KV cache (same scores; for measuring)");
-  o.flag("--add-bos", a.add_bos,
-         "put the tokenizer's BOS token before every context (Llama-style models; lambada, hellaswag, arc, "
-         "winogrande, gsm8k)");
+  add_bos_options(o, a.bos);  // lambada, hellaswag, arc, winogrande, gsm8k (kScoped)
 }
 
 const std::vector<std::pair<std::string, std::string>>& usual_data_files() {
@@ -121,10 +123,11 @@ void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::strin
                        (*s.why ? std::string(" (") + s.why + ")" : ""));
   }
   a.t.score.context_sharing = !a.no_context_sharing;
+  check_bos_args(o);
 }
 
-void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
-                               const ModelConfig& cfg, const Tokenizer& tok) {
+void check_task_args_for_model(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
+                               const std::string& model_path, const ModelConfig& cfg, const Tokenizer& tok) {
   const int context = model_context(cfg);
   if (o.given("--window") && a.t.window > context)
     fail("--window", std::to_string(a.t.window) + " exceeds the model's context of " + std::to_string(context) +
@@ -132,7 +135,7 @@ void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::v
   if (o.given("--stride") && a.t.stride > (a.t.window > 0 ? a.t.window : context))
     fail("--stride", "must not exceed the window (" + std::to_string(a.t.window > 0 ? a.t.window : context) +
                          " tokens)");
-  if (a.add_bos && tok.bos_id() < 0) fail("--add-bos", "changes nothing: the model's tokenizer has no BOS token");
+  a.add_bos = resolve_add_bos(o, a.bos, model_path, tok);
   (void)tasks;
 }
 

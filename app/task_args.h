@@ -8,12 +8,14 @@
 #include "layerlab/eval.h"
 #include "layerlab/model.h"
 #include "layerlab/tokenizer.h"
+#include "text_input.h"
 
 namespace layerlab::cli {
 
 struct TaskArgs {
   TaskOptions t;  // the library's defaults
-  bool add_bos = false;
+  BosArgs bos;
+  bool add_bos = false;  // the model's policy or the flags' (check_task_args_for_model)
   bool no_context_sharing = false;  // sets t.score.context_sharing (check_task_args)
 };
 
@@ -30,9 +32,10 @@ std::string data_file_in_dir(const std::string& dir, const std::string& task);
 // option given applies to at least one of `tasks`.
 void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
                      const std::vector<std::string>& data_files);
-// With the model: --window within its context, --add-bos only with a tokenizer that has a BOS.
-void check_task_args_for_model(const Options& o, const TaskArgs& a, const std::vector<std::string>& tasks,
-                               const ModelConfig& cfg, const Tokenizer& tok);
+// With the model: --window within its context; sets add_bos from the model's BOS policy or
+// --add-bos / --no-add-bos (--add-bos only with a tokenizer that has a BOS).
+void check_task_args_for_model(const Options& o, TaskArgs& a, const std::vector<std::string>& tasks,
+                               const std::string& model_path, const ModelConfig& cfg, const Tokenizer& tok);
 // After make_task, before any work: a data file without items (or, for perplexity, without
 // any text) is an error naming the file.
 void check_task_has_items(const std::string& task_name, const std::string& path, const Task& task,

@@ -12,8 +12,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "layerlab/plan.h"
 #include "layerlab/runner.h"
@@ -104,6 +107,31 @@ struct TaskOptions {
   ScoreOptions score;
 };
 
+// One scored item (a document for perplexity, a window for mlm): `values` are what the task's
+// metrics aggregate (task-defined, e.g. {acc, acc_norm}; they round-trip through JSON, so a
+// resumed run aggregates the same doubles), `sample` is lm-eval's --log_samples record
+// (requests, log-likelihoods, prediction, gold; docs/EVAL.md "Per-item records").
+struct ItemRecord {
+  int64_t index = 0;  // position in the data after --limit (lm-eval's doc_id)
+  std::vector<double> values;
+  nlohmann::json sample;
+};
+// The --log-samples line of a record: its sample with "task", "doc_id" and "scores" (the
+// values, NaN as null) added.
+std::string item_record_line(const ItemRecord& r, const std::string& task);
+
+struct EvalHooks {
+  // More work done: `items` items, `tokens` tokens (the unit of work_tokens()); `resumed`: taken
+  // from `resumed` below, not run (a progress bar leaves them out of its rate).
+  std::function<void(int64_t items, int64_t tokens, bool resumed)> progress;
+  // A chunk of items finished under plans[plan], in item order (then it is never rescored).
+  std::function<void(size_t plan, const std::vector<ItemRecord>& chunk)> on_chunk;
+  // Items of an earlier run of the same setup (one plan only): a chunk whose every item is
+  // here is taken from here and not run; a partly recorded chunk is run again whole, so the
+  // batches, and with them every score, are those of an uninterrupted run.
+  std::map<int64_t, ItemRecord> resumed;
+};
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -111,9 +139,14 @@ class Task {
   virtual int64_t size() const = 0;          // items after --limit
   virtual double chance() const = 0;         // score of random guessing on the primary metric; NaN if none
   virtual bool higher_is_better() const { return true; }
-  // Scores every item under every plan; `on_items(n)` reports n more items done (per plan set).
-  virtual std::vector<TaskResult> evaluate(Runner& runner, const std::vector<Plan>& plans,
-                                           const std::function<void(int64_t)>& on_items = {}) = 0;
+  // Tokens the model runs over the whole task (the progress unit: documents and items vary
+  // in length); gsm8k counts prompt + --max-gen-tokens per item.
+  virtual int64_t work_tokens() const = 0;
+  // Scores every item under every plan (see EvalHooks).
+  virtual std::vector<TaskResult> run(Runner& runner, const std::vector<Plan>& plans, const EvalHooks& hooks) = 0;
+  // run() reporting only progress: `on_items(n)` gets n more items done (per plan set).
+  std::vector<TaskResult> evaluate(Runner& runner, const std::vector<Plan>& plans,
+                                   const std::function<void(int64_t)>& on_items = {});
 };
 
 // Task names: lambada_openai, hellaswag, arc_easy, arc_challenge, winogrande, gsm8k,

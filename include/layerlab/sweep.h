@@ -24,6 +24,10 @@ struct SweepOptions {
   std::string model_dir;
   std::map<std::string, std::string> data;  // task -> data file, recorded in each line
   int64_t limit = -1;                       // recorded in each line
+  bool add_bos = false;                     // BOS before every context (recorded; perplexity/mlm: no effect)
+  // One records file per configuration (eval's --log-samples lines, first line the setup):
+  // DIR/<task>.<variant>.n<N>.seed<S>.jsonl, written afresh when its group runs. Empty: none.
+  std::string log_samples_dir;
   bool prefix_reuse = true;
   bool progress = true;
 };

@@ -110,6 +110,12 @@ void check_identity(const json& r, const SweepOptions& o, const std::string& bac
   if (r.value("variant", "") == "looped_parallel") mismatch("k", o.k);
   // Lines written before the backend was recorded carry none: they are taken as they are.
   if (r.contains("backend")) mismatch("backend", backend);  // "cpu", "cuda-bf16", ...: bf16 and f32 must not mix
+  // Lines from before add_bos was recorded were run without BOS unless --add-bos was given
+  // (then Llama's default changed to BOS: docs/EVAL.md "BOS").
+  if (task != "perplexity" && task != "mlm" && r.value("add_bos", false) != o.add_bos)
+    fail(path, "holds " + task + " results with add_bos = " + (o.add_bos ? "false" : "true") + ", this sweep has " +
+                   (o.add_bos ? "true" : "false") + " (the model's BOS policy or --add-bos / --no-add-bos); give " +
+                   (o.add_bos ? "--no-add-bos" : "--add-bos") + " to continue it, or use another --out");
 }
 
 }  // namespace
@@ -170,13 +176,13 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
     g.configs = std::move(pending);
     std::set<std::string> distinct;
     for (const Config& c : g.configs) distinct.insert(plan_to_text(c.plan));
-    total_work += tasks.at(g.task)->size() * int64_t(distinct.size());
+    total_work += tasks.at(g.task)->work_tokens() * int64_t(distinct.size());  // tokens: items vary in length
   }
   if (o.progress && st.configs_done_before > 0)
     std::fprintf(stderr, "%s: %d of %d configurations already done, resuming\n", o.out.c_str(), st.configs_done_before,
                  st.configs_total);
   std::unique_ptr<Progress> bar;
-  if (o.progress) bar = std::make_unique<Progress>("sweep", total_work, "item-plans");
+  if (o.progress) bar = std::make_unique<Progress>("sweep", total_work, "tokens");
 
   for (const Group& g : groups) {
     if (g.configs.empty()) continue;
@@ -191,9 +197,30 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
       plan_of.push_back(i);
     }
     const auto g0 = std::chrono::steady_clock::now();
-    const std::vector<TaskResult> results = task.evaluate(runner, plans, [&](int64_t n) {
-      if (bar) bar->add(n * int64_t(plans.size()));
-    });
+    EvalHooks hooks;
+    hooks.progress = [&](int64_t, int64_t tokens, bool) {
+      if (bar) bar->add(tokens * int64_t(plans.size()));
+    };
+    std::vector<std::string> sample_files;  // per configuration
+    if (!o.log_samples_dir.empty()) {
+      for (const Config& c : g.configs) {
+        const std::string f = o.log_samples_dir + "/" + c.key.task + "." + c.key.variant + ".n" + std::to_string(c.key.n) +
+                              ".seed" + std::to_string(c.key.seed) + ".jsonl";
+        const json setup = {{"task", c.key.task}, {"variant", c.key.variant}, {"n", c.key.n}, {"seed", c.key.seed},
+                            {"plan", plan_to_text(c.plan)}, {"model", o.model_dir},
+                            {"data", o.data.count(c.key.task) ? o.data.at(c.key.task) : ""}, {"limit", o.limit},
+                            {"add_bos", o.add_bos}, {"backend", runner.backend().name()}};
+        write_file_atomic(f, json{{"setup", setup}}.dump() + "\n");  // a group cut short starts afresh
+        sample_files.push_back(f);
+      }
+      hooks.on_chunk = [&](size_t p, const std::vector<ItemRecord>& chunk) {
+        std::string lines;
+        for (const ItemRecord& r : chunk) lines += (lines.empty() ? "" : "\n") + item_record_line(r, g.task);
+        for (size_t i = 0; i < g.configs.size(); ++i)
+          if (plan_of[i] == p && !lines.empty()) append_line_durable(sample_files[i], lines);
+      };
+    }
+    const std::vector<TaskResult> results = task.run(runner, plans, hooks);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
     st.plans_evaluated += static_cast<int>(plans.size());
     for (size_t i = 0; i < g.configs.size(); ++i) {
@@ -214,6 +241,7 @@ SweepStats run_sweep(Runner& runner, std::map<std::string, std::unique_ptr<Task>
                    {"tokens", r.tokens},
                    {"model", o.model_dir},
                    {"backend", runner.backend().name()},
+                   {"add_bos", o.add_bos},
                    {"data", o.data.count(c.key.task) ? o.data.at(c.key.task) : ""},
                    {"limit", o.limit},
                    {"seconds", secs / plans.size()}};

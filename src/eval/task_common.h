@@ -18,9 +18,22 @@ constexpr size_t kItemsPerChunk = 64;
 // The context length a task may use: the model's positions, or --window if smaller.
 int context_length(const ModelConfig& cfg, int window);
 
-// Calls fn(begin, end) over [0, n) in chunks, reporting progress after each.
-void for_chunks(size_t n, size_t chunk, const std::function<void(size_t, size_t)>& fn,
-                const std::function<void(int64_t)>& on_items);
+// Chunk bounds 0, chunk, 2 chunk, ..., n.
+std::vector<size_t> fixed_chunks(size_t n, size_t chunk);
+
+// How a task's items are run in chunks (bounds: 0 = b0 < b1 < ... = n, fixed by the data, so
+// a resumed run batches exactly as an uninterrupted one).
+struct ChunkPlan {
+  std::vector<size_t> bounds;
+  // [plan][item - b] for the items [b, e).
+  std::function<std::vector<std::vector<ItemRecord>>(size_t b, size_t e)> score;
+  std::function<int64_t(size_t i)> tokens;   // tokens run for item i (progress)
+  std::function<int64_t(size_t i)> items;    // items item i counts as (mlm: its masked tokens); default 1
+  std::function<size_t(size_t i)> n_values;  // values item i's record holds (checks resumed records)
+};
+// Runs every chunk (or takes it from hooks.resumed when all its items are there) and returns
+// the records [plan][item], reporting progress and each scored chunk to the hooks.
+std::vector<std::vector<ItemRecord>> run_chunks(const ChunkPlan& cp, size_t n_plans, const EvalHooks& hooks);
 
 Metric mean_metric(const std::string& name, const std::vector<double>& xs);
 

@@ -45,6 +45,7 @@ class Gsm8kTask : public Task {
       if (ids.size() > max_prompt) ids.erase(ids.begin(), ids.end() - max_prompt);  // lm-eval keeps the end
       it.prompt = std::move(ids);
       it.reference = evaltext::gsm8k_reference(evaltext::str_field(r.value, "answer", r.where));
+      it.question = evaltext::str_field(r.value, "question", r.where);
       items_.push_back(std::move(it));
     }
   }
@@ -52,22 +53,45 @@ class Gsm8kTask : public Task {
   int64_t size() const override { return static_cast<int64_t>(items_.size()); }
   double chance() const override { return 0.0; }
 
-  std::vector<TaskResult> evaluate(Runner& runner, const std::vector<Plan>& plans,
-                                   const std::function<void(int64_t)>& on_items) override {
-    std::vector<std::vector<double>> strict(plans.size()), flexible(plans.size());
+  int64_t work_tokens() const override {
+    int64_t n = 0;
+    for (const Item& it : items_) n += item_tokens(it);
+    return n;
+  }
+
+  std::vector<TaskResult> run(Runner& runner, const std::vector<Plan>& plans, const EvalHooks& hooks) override {
     SamplingParams greedy;
     greedy.temperature = 0;
-    for (const Item& it : items_) {
+    ChunkPlan cp;
+    for (size_t i = 0; i <= items_.size(); ++i) cp.bounds.push_back(i);  // one item a chunk
+    cp.tokens = [&](size_t i) { return item_tokens(items_[i]); };
+    cp.n_values = [](size_t) { return size_t(2); };
+    cp.score = [&](size_t i, size_t) {
+      const Item& it = items_[i];
+      std::vector<std::vector<ItemRecord>> out(plans.size());
       for (size_t p = 0; p < plans.size(); ++p) {
         const std::string response = respond(runner, plans[p], it.prompt, greedy);
-        strict[p].push_back(evaltext::gsm8k_normalise(evaltext::gsm8k_strict(response)) == it.reference ? 1.0 : 0.0);
-        flexible[p].push_back(evaltext::gsm8k_normalise(evaltext::gsm8k_flexible(response)) == it.reference ? 1.0 : 0.0);
+        const std::string strict = evaltext::gsm8k_normalise(evaltext::gsm8k_strict(response));
+        const std::string flexible = evaltext::gsm8k_normalise(evaltext::gsm8k_flexible(response));
+        ItemRecord r;
+        r.values = {strict == it.reference ? 1.0 : 0.0, flexible == it.reference ? 1.0 : 0.0};
+        r.sample = {{"question", it.question},           {"prompt_tokens", it.prompt.size()},
+                    {"generation", response},            {"answer_strict", strict},
+                    {"answer_flexible", flexible},       {"gold", it.reference},
+                    {"exact_match", r.values[0] > 0 ? 1 : 0}, {"exact_match_flexible", r.values[1] > 0 ? 1 : 0}};
+        out[p].push_back(std::move(r));
       }
-      if (on_items) on_items(1);
-    }
+      return out;
+    };
+    const auto recs = run_chunks(cp, plans.size(), hooks);
     std::vector<TaskResult> out(plans.size());
     for (size_t p = 0; p < plans.size(); ++p) {
-      out[p].metrics = {mean_metric("exact_match", strict[p]), mean_metric("exact_match_flexible", flexible[p])};
+      std::vector<double> strict, flexible;
+      for (const ItemRecord& r : recs[p]) {
+        strict.push_back(r.values[0]);
+        flexible.push_back(r.values[1]);
+      }
+      out[p].metrics = {mean_metric("exact_match", strict), mean_metric("exact_match_flexible", flexible)};
       out[p].items = size();
     }
     return out;
@@ -76,8 +100,10 @@ class Gsm8kTask : public Task {
  private:
   struct Item {
     std::vector<int32_t> prompt;
-    std::string reference;
+    std::string reference, question;
   };
+  // Progress counts the prompt and the most tokens an answer may take.
+  int64_t item_tokens(const Item& it) const { return static_cast<int64_t>(it.prompt.size()) + opts_.max_gen_tokens; }
   // Greedy continuation, cut at the first stop string.
   std::string respond(Runner& runner, const Plan& plan, const std::vector<int32_t>& prompt, const SamplingParams& sp) {
     std::vector<int32_t> gen;

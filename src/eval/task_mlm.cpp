@@ -4,6 +4,7 @@
 // drawn with a generator seeded from (seed, window index), are replaced by [MASK]. Unlike
 // BERT's pre-training recipe (80/10/10) every chosen position becomes [MASK], the usual
 // evaluation setting. Accuracy = the argmax at a masked position is the original token.
+#include <climits>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -22,7 +23,9 @@ class MlmTask : public Task {
     if (codec.mask_id < 0 || codec.cls_id < 0 || codec.sep_id < 0)
       fail("mlm", "the tokenizer has no [MASK]/[CLS]/[SEP] tokens");
     if (!(opts.mask_rate > 0 && opts.mask_rate <= 1)) fail_option("mask_rate", "must be in (0, 1]");
-    std::vector<std::string> docs = read_text_documents(path);
+    // --limit counts documents, as in every task (it counted masked tokens before).
+    const int limit = opts.limit > 0 && opts.limit < INT32_MAX ? static_cast<int>(opts.limit) : 0;
+    std::vector<std::string> docs = read_text_documents(path, limit);
     const int body = context_length(cfg, opts.window) - 2;
     if (body < 1) fail_option("window", "too small for [CLS] x [SEP]");
     uint64_t window_index = 0;
@@ -48,9 +51,7 @@ class MlmTask : public Task {
         }
         masked_ += k;
         windows_.push_back(std::move(w));
-        if (opts.limit > 0 && masked_ >= opts.limit) break;
       }
-      if (opts.limit > 0 && masked_ >= opts.limit) break;
     }
     if (windows_.empty()) fail(path, "no text to mask");
   }
@@ -58,28 +59,48 @@ class MlmTask : public Task {
   int64_t size() const override { return masked_; }
   double chance() const override { return 0.0; }
 
-  std::vector<TaskResult> evaluate(Runner& runner, const std::vector<Plan>& plans,
-                                   const std::function<void(int64_t)>& on_items) override {
-    std::vector<std::vector<double>> acc(plans.size()), nll(plans.size());
-    for (size_t b = 0; b < windows_.size(); b += 8) {
-      const size_t e = std::min(windows_.size(), b + 8);
+  int64_t work_tokens() const override {
+    int64_t n = 0;
+    for (const auto& w : windows_) n += static_cast<int64_t>(w.ids.size());
+    return n;
+  }
+
+  std::vector<TaskResult> run(Runner& runner, const std::vector<Plan>& plans, const EvalHooks& hooks) override {
+    ChunkPlan cp;
+    cp.bounds = fixed_chunks(windows_.size(), 8);  // a record is a window
+    cp.tokens = [&](size_t w) { return static_cast<int64_t>(windows_[w].ids.size()); };
+    cp.items = [&](size_t w) { return static_cast<int64_t>(windows_[w].targets.size()); };
+    cp.n_values = [&](size_t w) { return 2 * windows_[w].targets.size(); };
+    cp.score = [&](size_t b, size_t e) {
       const std::vector<ScoreSequence> chunk(windows_.begin() + b, windows_.begin() + e);
       const PlanScores s = score_sequences(runner, plans, chunk, opts_.score);
-      int64_t done = 0;
+      std::vector<std::vector<ItemRecord>> out(plans.size());
       for (size_t p = 0; p < plans.size(); ++p)
-        for (const auto& w : s[p]) {
-          for (const TokenScore& t : w) {
-            acc[p].push_back(t.greedy ? 1.0 : 0.0);
-            nll[p].push_back(-double(t.logprob));
+        for (size_t w = b; w < e; ++w) {
+          ItemRecord r;
+          nlohmann::json lp = nlohmann::json::array(), g = nlohmann::json::array();
+          for (const TokenScore& t : s[p][w - b]) {
+            r.values.push_back(t.greedy ? 1.0 : 0.0);  // acc, nll per masked token
+            r.values.push_back(-double(t.logprob));
+            lp.push_back(t.logprob);
+            g.push_back(t.greedy);
           }
-          if (p == 0) done += static_cast<int64_t>(w.size());
+          r.sample = {{"positions", windows_[w].rows}, {"targets", windows_[w].targets}, {"logprobs", lp}, {"greedy", g}};
+          out[p].push_back(std::move(r));
         }
-      if (on_items) on_items(done);
-    }
+      return out;
+    };
+    const auto recs = run_chunks(cp, plans.size(), hooks);
     std::vector<TaskResult> out(plans.size());
     for (size_t p = 0; p < plans.size(); ++p) {
-      out[p].metrics = {mean_metric("acc", acc[p]), mean_metric("nll", nll[p])};
-      out[p].items = static_cast<int64_t>(acc[p].size());
+      std::vector<double> acc, nll;
+      for (const ItemRecord& r : recs[p])
+        for (size_t k = 0; k < r.values.size(); k += 2) {
+          acc.push_back(r.values[k]);
+          nll.push_back(r.values[k + 1]);
+        }
+      out[p].metrics = {mean_metric("acc", acc), mean_metric("nll", nll)};
+      out[p].items = static_cast<int64_t>(acc.size());
     }
     return out;
   }

@@ -52,34 +52,65 @@ class PerplexityTask : public Task {
   double chance() const override { return kNaN; }
   bool higher_is_better() const override { return false; }
 
-  std::vector<TaskResult> evaluate(Runner& runner, const std::vector<Plan>& plans,
-                                   const std::function<void(int64_t)>& on_items) override {
-    std::vector<std::vector<double>> nll(plans.size());  // per scored token
-    size_t w0 = 0;
-    for (size_t d = 0; d < doc_windows_.size(); ++d) {  // one document at a time: progress per document
-      const std::vector<ScoreSequence> chunk(windows_.begin() + w0, windows_.begin() + w0 + doc_windows_[d]);
-      w0 += doc_windows_[d];
+  int64_t work_tokens() const override {
+    int64_t n = 0;
+    for (const auto& w : windows_) n += static_cast<int64_t>(w.ids.size());
+    return n;
+  }
+
+  std::vector<TaskResult> run(Runner& runner, const std::vector<Plan>& plans, const EvalHooks& hooks) override {
+    std::vector<size_t> first_window = {0};  // of each document
+    for (size_t n : doc_windows_) first_window.push_back(first_window.back() + n);
+    ChunkPlan cp;
+    for (size_t d = 0; d <= doc_bytes_.size(); ++d) cp.bounds.push_back(d);  // one document a chunk
+    cp.tokens = [&](size_t d) {
+      int64_t n = 0;
+      for (size_t w = first_window[d]; w < first_window[d + 1]; ++w) n += static_cast<int64_t>(windows_[w].ids.size());
+      return n;
+    };
+    cp.n_values = [&](size_t d) {
+      size_t n = 0;
+      for (size_t w = first_window[d]; w < first_window[d + 1]; ++w) n += windows_[w].targets.size();
+      return n;
+    };
+    cp.score = [&](size_t d, size_t) {
+      const std::vector<ScoreSequence> chunk(windows_.begin() + first_window[d], windows_.begin() + first_window[d + 1]);
       const PlanScores s = score_sequences(runner, plans, chunk, opts_.score);
-      for (size_t p = 0; p < plans.size(); ++p)
-        for (const auto& w : s[p])
-          for (const TokenScore& t : w) nll[p].push_back(-double(t.logprob));
-      if (on_items) on_items(1);
-    }
+      std::vector<std::vector<ItemRecord>> out(plans.size());
+      for (size_t p = 0; p < plans.size(); ++p) {
+        ItemRecord r;
+        nlohmann::json ids = nlohmann::json::array();
+        double sum = 0;
+        for (size_t w = 0; w < chunk.size(); ++w)
+          for (size_t t = 0; t < s[p][w].size(); ++t) {
+            r.values.push_back(-double(s[p][w][t].logprob));  // token NLLs, in stream order
+            sum += s[p][w][t].logprob;
+            ids.push_back(chunk[w].targets[t]);
+          }
+        r.sample = {{"tokens", ids}, {"token_nll", r.values}, {"loglikelihood", sum},
+                    {"windows", chunk.size()}, {"bytes", doc_bytes_[d]}};
+        out[p].push_back(std::move(r));
+      }
+      return out;
+    };
+    const auto recs = run_chunks(cp, plans.size(), hooks);
     double bytes = 0;
     for (double b : doc_bytes_) bytes += b;
     std::vector<TaskResult> out(plans.size());
     for (size_t p = 0; p < plans.size(); ++p) {
-      const double mean = mean_of(nll[p]), se = mean_stderr(nll[p]);
+      std::vector<double> nll;  // per scored token
+      for (const ItemRecord& r : recs[p]) nll.insert(nll.end(), r.values.begin(), r.values.end());
+      const double mean = mean_of(nll), se = mean_stderr(nll);
       const double ppl = std::exp(mean);
       double total = 0;
-      for (double x : nll[p]) total += x;
+      for (double x : nll) total += x;
       // Delta method on the mean token NLL (treats tokens as independent, so it understates
       // the uncertainty of correlated text; see docs/EVAL.md).
       out[p].metrics = {{"perplexity", ppl, ppl * se},
                         {"nll_per_token", mean, se},
                         {"bits_per_byte", total / bytes / std::log(2.0), kNaN}};
       out[p].items = size();
-      out[p].tokens = static_cast<int64_t>(nll[p].size());
+      out[p].tokens = static_cast<int64_t>(nll.size());
     }
     return out;
   }

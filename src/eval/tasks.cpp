@@ -1,5 +1,6 @@
 // The task registry and helpers shared by every task.
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,23 @@ std::unique_ptr<Task> make_task(const std::string& name, const std::string& data
   fail_option("task", "unknown task '" + name + "' (one of: " + all + ")");
 }
 
+std::string item_record_line(const ItemRecord& r, const std::string& task) {
+  nlohmann::json j = r.sample;
+  j["task"] = task;
+  j["doc_id"] = r.index;
+  nlohmann::json scores = nlohmann::json::array();
+  for (double x : r.values) scores.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr));
+  j["scores"] = scores;
+  return j.dump();
+}
+
+std::vector<TaskResult> Task::evaluate(Runner& runner, const std::vector<Plan>& plans,
+                                       const std::function<void(int64_t)>& on_items) {
+  EvalHooks h;
+  if (on_items) h.progress = [&](int64_t items, int64_t, bool) { on_items(items); };
+  return run(runner, plans, h);
+}
+
 namespace evalimpl {
 
 int context_length(const ModelConfig& cfg, int window) {
@@ -48,13 +66,50 @@ int context_length(const ModelConfig& cfg, int window) {
   return len;
 }
 
-void for_chunks(size_t n, size_t chunk, const std::function<void(size_t, size_t)>& fn,
-                const std::function<void(int64_t)>& on_items) {
-  for (size_t b = 0; b < n; b += chunk) {
-    const size_t e = std::min(n, b + chunk);
-    fn(b, e);
-    if (on_items) on_items(static_cast<int64_t>(e - b));
+std::vector<size_t> fixed_chunks(size_t n, size_t chunk) {
+  std::vector<size_t> b;
+  for (size_t i = 0; i < n; i += chunk) b.push_back(i);
+  b.push_back(n);
+  return b;
+}
+
+std::vector<std::vector<ItemRecord>> run_chunks(const ChunkPlan& cp, size_t n_plans, const EvalHooks& hooks) {
+  if (!hooks.resumed.empty() && n_plans != 1) fail_option("resume", "resuming needs exactly one plan");
+  const size_t n = cp.bounds.back();
+  for (const auto& [i, rec] : hooks.resumed) {
+    if (i < 0 || static_cast<size_t>(i) >= n)
+      fail_option("resume", "item " + std::to_string(i) + " is not among the task's " + std::to_string(n) + " items");
+    if (rec.values.size() != cp.n_values(static_cast<size_t>(i)))
+      fail_option("resume", "item " + std::to_string(i) + " holds " + std::to_string(rec.values.size()) +
+                                " scores, this task's item has " + std::to_string(cp.n_values(static_cast<size_t>(i))));
   }
+  std::vector<std::vector<ItemRecord>> out(n_plans, std::vector<ItemRecord>(n));
+  for (size_t c = 0; c + 1 < cp.bounds.size(); ++c) {
+    const size_t b = cp.bounds[c], e = cp.bounds[c + 1];
+    int64_t tokens = 0, items = 0;
+    bool recorded = !hooks.resumed.empty();
+    for (size_t i = b; i < e; ++i) {
+      tokens += cp.tokens(i);
+      items += cp.items ? cp.items(i) : 1;
+      recorded = recorded && hooks.resumed.count(static_cast<int64_t>(i));
+    }
+    if (recorded) {
+      for (size_t i = b; i < e; ++i) out[0][i] = hooks.resumed.at(static_cast<int64_t>(i));
+    } else {
+      std::vector<std::vector<ItemRecord>> s = cp.score(b, e);
+      if (hooks.progress) hooks.progress(items, tokens, false);
+      for (size_t p = 0; p < n_plans; ++p) {
+        for (size_t i = b; i < e; ++i) {
+          s[p][i - b].index = static_cast<int64_t>(i);
+          out[p][i] = s[p][i - b];
+        }
+        if (hooks.on_chunk) hooks.on_chunk(p, s[p]);
+      }
+      continue;
+    }
+    if (hooks.progress) hooks.progress(items, tokens, true);
+  }
+  return out;
 }
 
 Metric mean_metric(const std::string& name, const std::vector<double>& xs) { return {name, mean_of(xs), mean_stderr(xs)}; }

@@ -47,6 +47,13 @@ void Progress::set(int64_t done) {
   }
 }
 
+void Progress::skip(int64_t n) {
+  skipped_ += n;
+  done_ += n;
+}
+
+void Progress::set_detail(std::string detail) { detail_ = std::move(detail); }
+
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
@@ -55,14 +62,16 @@ void Progress::finish() {
 
 void Progress::draw(bool final) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double rate = elapsed > 0 ? done_ / elapsed : 0;
+  const double rate = elapsed > 0 ? (done_ - skipped_) / elapsed : 0;
   const int width = 30;
   const double frac = total_ > 0 ? std::min(1.0, double(done_) / total_) : 1.0;
   std::string bar(int(frac * width), '#');
   bar.resize(width, '.');
   const std::string eta = rate > 0 && total_ > done_ ? format_seconds((total_ - done_) / rate) : "-";
-  std::fprintf(stderr, "%s%s [%s] %lld/%lld %s, %.1f %s/s, %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
-               static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str(), rate, unit_.c_str(),
+  const std::string detail = detail_.empty() ? "" : " (" + detail_ + ")";
+  std::fprintf(stderr, "%s%s [%s] %lld/%lld %s%s, %.1f %s/s, %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar.c_str(),
+               static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str(), detail.c_str(), rate,
+               unit_.c_str(),
                final ? "elapsed" : "ETA", final ? format_seconds(elapsed).c_str() : eta.c_str(),
                final || !tty_ ? "\n" : "");
   std::fflush(stderr);

@@ -117,3 +117,34 @@ TEST(SweepGuards, OutputPathsAreCheckedBeforeTheWork) {
 }
 
 }  // namespace
+
+// The BOS policy (Llama: BOS first) is recorded in each line; a resume under another one is
+// refused, naming the flag that continues it. Lines from before add_bos was recorded were run
+// without BOS (the old default), so a Llama sweep from then is not silently mixed with BOS runs.
+TEST(SweepGuards, BosPolicyIsRecordedAndAResumeMustMatchIt) {
+  const std::string out = temp_path("bos.jsonl");
+  std::filesystem::remove(out);
+  const std::string base = "sweep --model " + shared_dir() + "/golden/llama-tiny --variants skip --n 1 "
+                           "--tasks lambada_openai --data lambada_openai=" + eval_data("lambada_openai.jsonl") +
+                           " --limit 1 --out " + out + " --threads 1";
+  CliRun r = run_cli(base);
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto records = read_sweep_results(out);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["add_bos"], true);
+  r = run_cli(base + " --no-add-bos");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("add_bos = true, this sweep has false"), std::string::npos) << r.out;
+  // A line of an older sweep: no add_bos field.
+  std::string old;
+  for (auto j : records) {
+    j.erase("add_bos");
+    old += j.dump() + "\n";
+  }
+  write_file_atomic(out, old);
+  r = run_cli(base);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("give --no-add-bos to continue it"), std::string::npos) << r.out;
+  r = run_cli(base + " --no-add-bos");
+  EXPECT_EQ(r.status, 0) << r.out;
+}

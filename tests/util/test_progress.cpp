@@ -73,5 +73,24 @@ TEST(Progress, IntervalZeroKeepsOnlyTheFinalLine) {
   EXPECT_EQ(count(log, "elapsed"), 1) << log;
 }
 
+// A resume's units done before (skip) count as done but not in the rate, so the ETA is that of
+// the remaining work; the detail ("3 items") shows beside the count.
+TEST(Progress, SkippedUnitsStayOutOfTheRate) {
+  ::setenv("LAYERLAB_PROGRESS_SECONDS", "0", 1);
+  const std::string log = stderr_of([] {
+    Progress p("eval", 100010, "tokens");
+    p.skip(100000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    p.set_detail("3 items");
+    p.add(5);
+    p.finish();
+  });
+  ::unsetenv("LAYERLAB_PROGRESS_SECONDS");
+  const size_t at = log.find("100005/100010 tokens (3 items), ");
+  ASSERT_NE(at, std::string::npos) << log;
+  const double rate = std::stod(log.substr(at + 32));
+  EXPECT_LT(rate, 500) << log;  // 5 tokens in >= 50 ms; counting the skipped ones would give > 100000 / s
+}
+
 }  // namespace
 }  // namespace layerlab
