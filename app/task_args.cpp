@@ -35,7 +35,7 @@ const Scoped kScoped[] = {
     {"--stride", [](const std::string& t) { return t == "perplexity"; }, "perplexity", ""},
     {"--mask-rate", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
     {"--mask-seed", [](const std::string& t) { return t == "mlm"; }, "mlm", ""},
-    {"--no-context-sharing",
+    {"--context-sharing",
      [](const std::string& t) { return t == "hellaswag" || t == "arc_easy" || t == "arc_challenge" || t == "winogrande"; },
      "hellaswag, arc_easy, arc_challenge and winogrande", "only their choices share a context"},
     {"--add-bos", [](const std::string& t) { return is_choice(t) || t == "gsm8k"; },
@@ -67,9 +67,9 @@ void add_task_options(Options& o, TaskArgs& a) {
   o.number("--mask-rate", t.mask_rate, "mlm: share of each window's tokens masked (at least one)", 0, 1);
   o.seed("--mask-seed", t.mask_seed, "mlm: seed of the masked positions");
   o.integer("--batch-tokens", t.score.batch_tokens, "tokens scored per batch (memory / speed)", 1, INT64_MAX);
-  o.flag("--no-context-sharing", a.no_context_sharing,
-         "run every choice of a multiple-choice item from its first token, instead of running the context the "
-         "choices share once into a KV cache (same scores; for measuring)");
+  o.flag("--context-sharing", a.context_sharing,
+         "run the context that a multiple-choice item's choices share once into a KV cache and score each choice "
+         "against it (same scores; off by default: measured slower on the CPU and the GPU so far, docs/EVAL.md)");
   add_bos_options(o, a.bos);  // lambada, hellaswag, arc, winogrande, gsm8k (kScoped)
 }
 
@@ -122,7 +122,7 @@ void check_task_args(const Options& o, TaskArgs& a, const std::vector<std::strin
       fail(s.flag, "changes nothing for " + join(tasks, ", ") + ": it applies only to " + s.who +
                        (*s.why ? std::string(" (") + s.why + ")" : ""));
   }
-  a.t.score.context_sharing = !a.no_context_sharing;
+  a.t.score.context_sharing = a.context_sharing;
   check_bos_args(o);
 }
 

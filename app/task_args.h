@@ -16,7 +16,7 @@ struct TaskArgs {
   TaskOptions t;  // the library's defaults
   BosArgs bos;
   bool add_bos = false;  // the model's policy or the flags' (check_task_args_for_model)
-  bool no_context_sharing = false;  // sets t.score.context_sharing (check_task_args)
+  bool context_sharing = false;  // sets t.score.context_sharing (check_task_args)
 };
 
 void add_task_options(Options& o, TaskArgs& a);

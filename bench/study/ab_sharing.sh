@@ -12,7 +12,7 @@ python3 -c "import sys; sys.path.insert(0, 'bench/cuda'); import argparse, run; 
 cp "$tok" "$M/tokenizer.model"
 for round in 1 2; do
   for mode in sharing plain; do
-    extra=""; [ $mode = plain ] && extra=--no-context-sharing
+    extra=""; [ $mode = sharing ] && extra=--context-sharing
     rm -f /tmp/ab.jsonl
     t0=$(date +%s.%N)
     build-gpu/app/layerlab sweep --model $M --variants full --tasks "$tasks" --data-dir "$data" --device cuda \

@@ -52,7 +52,7 @@ struct TokenScore {
 struct ScoreOptions {
   int64_t batch_tokens = 4096;  // padded tokens per forward batch
   bool prefix_reuse = true;     // run the plans' shared leading steps once per batch
-  bool context_sharing = true;  // causal models: a context group's shared tokens run once (KV cache)
+  bool context_sharing = false;  // causal models: a context group's shared tokens run once (KV cache)
 };
 // out[plan][sequence][target]. Causal models batch sequences of different lengths by right
 // padding (padding after a sequence cannot change its earlier positions); bidirectional ones

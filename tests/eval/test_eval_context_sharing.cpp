@@ -170,6 +170,7 @@ TEST(ContextSharing, RealTasksScoreTheSame) {
       }
       ScoreOptions plain, shared;
       plain.context_sharing = false;
+      shared.context_sharing = true;
       const PlanScores a = score_sequences(m.runner, plans, seqs, plain), b = score_sequences(m.runner, plans, seqs, shared);
       double worst = 0;
       for (size_t p = 0; p < plans.size(); ++p)
