@@ -1,13 +1,15 @@
 // layerlab's side of the llama.cpp comparison (bench/llamacpp/run.py runs both, interleaved).
 //   bench_gguf ids MODEL.gguf DATA.jsonl OUT.json   token ids both sides use (BOS + the text's ids)
-//   bench_gguf run MODEL.gguf IDS.json THREADS [REPS]
+//   bench_gguf run MODEL.gguf IDS.json THREADS [REPS [MEASURES]]   MEASURES: pp,decode,ppl (default all)
 // `run` prints one JSON line per measurement, the same fields as peer.mjs:
 //   pp<T>:     prompt processing of the first T ids (no logits), tok/s, fastest of REPS;
 //   decode128: 128 greedy tokens after the 16-id prompt, timed from the 1st to the 129th new
-//              token (128 single-token steps with the KV cache), tok/s; the tokens themselves;
+//              token (128 single-token steps with the KV cache), tok/s; also the median step's
+//              tok/s (robust to a descheduled thread on a shared machine); the tokens themselves;
 //   ppl:       mean log p(x[t+1] | x[..t]) over every window (each window a fresh sequence).
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -65,7 +67,15 @@ void emit(json j) {
   std::fflush(stdout);
 }
 
-int run(const std::string& model_path, const std::string& ids_path, int threads, int reps) {
+double median_step(const std::vector<double>& stamps) {
+  std::vector<double> d;
+  for (size_t i = 1; i < stamps.size(); ++i) d.push_back(stamps[i] - stamps[i - 1]);
+  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+  return d[d.size() / 2];
+}
+
+int run(const std::string& model_path, const std::string& ids_path, int threads, int reps, const std::string& measures) {
+  auto wanted = [&](const std::string& m) { return ("," + measures + ",").find("," + m + ",") != std::string::npos; };
   std::ifstream in(ids_path);
   if (!in) fail(ids_path, "cannot open the ids file");
   json ids;
@@ -82,6 +92,7 @@ int run(const std::string& model_path, const std::string& ids_path, int threads,
   const std::vector<int32_t> prompt = ids["prompt"];
 
   for (int T : {128, 512}) {
+    if (!wanted("pp")) break;
     ForwardRequest req;
     req.ids.assign(prompt.begin(), prompt.begin() + T);
     runner.forward(plan, req);  // warm-up: buffers, pages
@@ -95,21 +106,25 @@ int run(const std::string& model_path, const std::string& ids_path, int threads,
   }
 
   const std::vector<int32_t> dprompt = ids["decode_prompt"];
-  double best = 1e30;
+  double best = 1e30, best_median = 1e30;
   std::vector<int32_t> tokens;
-  for (int r = 0; r < reps; ++r) {
+  for (int r = 0; r < reps && wanted("decode"); ++r) {
     std::vector<double> stamps;
     tokens = generate(runner, plan, dprompt, kDecodeTokens + 1, {.temperature = 0}, -1, [&](int32_t) {
       stamps.push_back(now());
       return true;
     });
     best = std::min(best, stamps.back() - stamps.front());
+    best_median = std::min(best_median, median_step(stamps));
   }
-  emit({{"measure", "decode128"},
-        {"tokens", kDecodeTokens},
-        {"seconds", best},
-        {"tok_s", kDecodeTokens / best},
-        {"generated", tokens}});
+  if (wanted("decode"))
+    emit({{"measure", "decode128"},
+          {"tokens", kDecodeTokens},
+          {"seconds", best},
+          {"tok_s", kDecodeTokens / best},
+          {"median_step_tok_s", 1 / best_median},
+          {"generated", tokens}});
+  if (!wanted("ppl")) return 0;
 
   double sum = 0, seconds = 0;
   int64_t n = 0;
@@ -141,14 +156,14 @@ int main(int argc, char** argv) {
   try {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "ids" && argc == 5) return make_ids(argv[2], argv[3], argv[4]);
-    if (mode == "run" && (argc == 5 || argc == 6)) {
-      const int threads = std::stoi(argv[4]), reps = argc == 6 ? std::stoi(argv[5]) : 3;
+    if (mode == "run" && argc >= 5 && argc <= 7) {
+      const int threads = std::stoi(argv[4]), reps = argc >= 6 ? std::stoi(argv[5]) : 3;
       if (threads < 1 || reps < 1) fail("THREADS / REPS", "must be >= 1");
-      return run(argv[2], argv[3], threads, reps);
+      return run(argv[2], argv[3], threads, reps, argc == 7 ? argv[6] : "pp,decode,ppl");
     }
     std::fprintf(stderr,
                  "usage: bench_gguf ids MODEL.gguf DATA.jsonl OUT.json\n"
-                 "       bench_gguf run MODEL.gguf IDS.json THREADS [REPS]\n");
+                 "       bench_gguf run MODEL.gguf IDS.json THREADS [REPS [pp,decode,ppl]]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gguf: error: %s\n", e.what());
