@@ -7,17 +7,21 @@
 //              token (128 single-token steps with the KV cache), tok/s; also the median step's
 //              tok/s (robust to a descheduled thread on a shared machine); the tokens themselves;
 //   ppl:       mean log p(x[t+1] | x[..t]) over every window (each window a fresh sequence).
+// LAYERLAB_FUSED_ONE_ROW=0 turns off the fused one-row kernels (typed_dot.h), LAYERLAB_DOT_ROWS=N
+// sets TypedGemmTuning::dot_rows (typed_gemm.h): to time the kernels' choices in one build.
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "backend/cpu/typed_gemm.h"
 #include "layerlab/documents.h"
 #include "layerlab/error.h"
 #include "layerlab/generate.h"
@@ -85,6 +89,8 @@ int run(const std::string& model_path, const std::string& ids_path, int threads,
     fail(ids_path, std::string("not JSON: ") + e.what());
   }
   omp_set_num_threads(threads);  // what the CLI's --threads does (app/model_args.cpp)
+  if (const char* f = std::getenv("LAYERLAB_FUSED_ONE_ROW")) cpu::typed_gemm_tuning().fused_one_row = std::string(f) != "0";
+  if (const char* d = std::getenv("LAYERLAB_DOT_ROWS")) cpu::typed_gemm_tuning().dot_rows = std::stoll(d);
   auto model = load_model(model_path);
   auto backend = make_cpu_backend(*model);
   Runner runner(*model, *backend);
