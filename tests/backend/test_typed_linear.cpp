@@ -89,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(TypesRowsCols, TypedLinear,
                                   std::to_string(std::get<2>(info.param));
                          });
 
-// One activation row (decoding) of q8_0 / f16 / bf16 goes to the fused kernels (typed_dot.cpp):
+// One activation row (decoding) of q8_0 / q4_K / q6_K / f16 / bf16 goes to the fused kernels (typed_dot.cpp):
 // the same float64 reference with them on and off, at lengths that leave every tail (an odd
 // number of q8_0 blocks, f16 rows of 16 but not 64 values, rows of fewer than 16).
 TEST(TypedLinearOneRow, FusedKernelsMatchAFloat64Product) {
@@ -98,7 +98,9 @@ TEST(TypedLinearOneRow, FusedKernelsMatchAFloat64Product) {
   const std::pair<WeightType, int64_t> cases[] = {{WeightType::Q8_0, 96},  {WeightType::Q8_0, 32},
                                                   {WeightType::Q8_0, 256}, {WeightType::F16, 688},
                                                   {WeightType::F16, 40},   {WeightType::BF16, 688},
-                                                  {WeightType::BF16, 8}};
+                                                  {WeightType::BF16, 8},   {WeightType::Q4_K, 256},
+                                                  {WeightType::Q4_K, 768}, {WeightType::Q6_K, 256},
+                                                  {WeightType::Q6_K, 512}};
   for (const auto& [type, k] : cases) {
     std::mt19937 rng{uint32_t(k)};
     const int64_t n = 150;  // several 64-row chunks and a partial one, over the thread blocks

@@ -5,7 +5,7 @@
 // by oneDNN's sgemm; W is read once, in its compact form, for any number of activation rows.
 // A row-dot path (each weight row decoded into an L1 buffer and dotted with each activation
 // row) is kept for dot_rows > 0, but measured slower than the tiles even for one row. One row
-// (decoding) of q8_0 / f16 / bf16 goes to fused kernels (typed_dot.h) that never store floats.
+// (decoding) of q8_0 / q4_K / q6_K / f16 / bf16 goes to fused kernels (typed_dot.h) that never store floats.
 #include <cstdint>
 
 #include "gemm.h"
