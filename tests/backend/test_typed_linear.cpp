@@ -89,6 +89,48 @@ INSTANTIATE_TEST_SUITE_P(TypesRowsCols, TypedLinear,
                                   std::to_string(std::get<2>(info.param));
                          });
 
+// One activation row (decoding) of q8_0 / q4_K / q6_K / f16 / bf16 goes to the fused kernels (typed_dot.cpp):
+// the same float64 reference with them on and off, at lengths that leave every tail (an odd
+// number of q8_0 blocks, f16 rows of 16 but not 64 values, rows of fewer than 16).
+TEST(TypedLinearOneRow, FusedKernelsMatchAFloat64Product) {
+  cpu::TypedGemmTuning& tune = cpu::typed_gemm_tuning();
+  const cpu::TypedGemmTuning saved = tune;
+  const std::pair<WeightType, int64_t> cases[] = {{WeightType::Q8_0, 96},  {WeightType::Q8_0, 32},
+                                                  {WeightType::Q8_0, 256}, {WeightType::F16, 688},
+                                                  {WeightType::F16, 40},   {WeightType::BF16, 688},
+                                                  {WeightType::BF16, 8},   {WeightType::Q4_K, 256},
+                                                  {WeightType::Q4_K, 768}, {WeightType::Q6_K, 256},
+                                                  {WeightType::Q6_K, 512}};
+  for (const auto& [type, k] : cases) {
+    std::mt19937 rng{uint32_t(k)};
+    const int64_t n = 150;  // several 64-row chunks and a partial one, over the thread blocks
+    TypedWeight w = make_weight(type, n, k, rng);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> a(static_cast<size_t>(k)), bias(n);
+    for (auto& v : a) v = g(rng);
+    for (auto& v : bias) v = g(rng);
+    for (bool fused : {true, false})
+      for (bool accumulate : {false, true}) {
+        tune.fused_one_row = fused;
+        std::vector<float> c(static_cast<size_t>(n));
+        for (auto& v : c) v = g(rng);
+        const std::vector<float> c0 = c;
+        cpu::gemm_nt(1, n, k, cpu::weight_product(a.data(), w.p, bias.data(), c.data(), k, n, accumulate));
+        for (int64_t j = 0; j < n; ++j) {
+          double ref = bias[j] + (accumulate ? c0[j] : 0.0), scale = std::fabs(ref);
+          for (int64_t l = 0; l < k; ++l) {
+            const double p = double(a[l]) * w.dequantized[j * k + l];
+            ref += p, scale += std::fabs(p);
+          }
+          ASSERT_NEAR(c[j], ref, 2e-6 * scale * std::sqrt(double(k)) + 1e-6)
+              << weight_type_name(type) << " k " << k << " col " << j << " fused " << fused << " accumulate "
+              << accumulate;
+        }
+      }
+  }
+  tune = saved;
+}
+
 // The members of a parallel group as one batch (one product per thread), without a bias.
 TEST(TypedLinearBatch, BatchedMembersMatchSingleProducts) {
   std::mt19937 rng(3);

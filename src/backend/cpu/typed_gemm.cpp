@@ -5,6 +5,7 @@
 
 #include "layerlab/model.h"
 #include "quant/decode.h"
+#include "typed_dot.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -65,6 +66,19 @@ void typed_gemm_columns(int64_t m, int64_t n0, int64_t n1, int64_t k, const Gemm
   const int64_t stride = w.bytes_per_row();
   const uint8_t* base = static_cast<const uint8_t*>(w.raw);
   const TypedGemmTuning& tune = typed_gemm_tuning();
+  if (m == 1 && tune.fused_one_row && has_fused_dot(w.type)) {
+    constexpr int64_t kChunk = 64;  // results of a chunk of rows, then bias / accumulate
+    float y[kChunk];
+    for (int64_t j0 = n0; j0 < n1; j0 += kChunk) {
+      const int64_t rows = std::min(kChunk, n1 - j0);
+      fused_dot_rows(w.type, base + j0 * stride, stride, rows, g.a, k, y);
+      for (int64_t r = 0; r < rows; ++r) {
+        float& c = g.c[j0 + r];
+        c = (g.accumulate ? c : 0.0f) + (g.bias ? g.bias[j0 + r] : 0.0f) + y[r];
+      }
+    }
+    return;
+  }
   if (m <= tune.dot_rows) {
     float* row = scratch(size_t(k)).data();
     for (int64_t j = n0; j < n1; ++j) {

@@ -4,7 +4,8 @@
 // output columns. Tiles of W rows are decoded into float32 (AVX-512 decoders) and multiplied
 // by oneDNN's sgemm; W is read once, in its compact form, for any number of activation rows.
 // A row-dot path (each weight row decoded into an L1 buffer and dotted with each activation
-// row) is kept for dot_rows > 0, but measured slower than the tiles even for one row.
+// row) is kept for dot_rows > 0, but measured slower than the tiles even for one row. One row
+// (decoding) of q8_0 / q4_K / q6_K / f16 / bf16 goes to fused kernels (typed_dot.h) that never store floats.
 #include <cstdint>
 
 #include "gemm.h"
@@ -18,6 +19,7 @@ namespace layerlab::cpu {
 struct TypedGemmTuning {
   int64_t dot_rows = 0;     // up to this many activation rows take the row-dot path
   int64_t tile_rows = 0;    // weight rows decoded per sgemm call; 0: 1M values' worth (16 at least)
+  bool fused_one_row = true;  // one activation row: typed_dot.h's fused kernels, where the type has one
 };
 TypedGemmTuning& typed_gemm_tuning();
 
