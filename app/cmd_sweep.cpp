@@ -114,7 +114,7 @@ const std::vector<std::string> kFinetuneFlags = {"--epochs", "--lr", "--batch", 
 
 // --tasks glue:...: each configuration fine-tuned and evaluated by finetune::run (CPU).
 int glue_sweep(const Options& o, GlueSweepOptions so, const std::vector<std::string>& task_list,
-               const std::string& ns_text, const std::string& data_dir, const std::string& model, int threads, bool quiet) {
+               const std::string& ns_text, const std::string& data_dir, const std::string& model, int threads) {
   static const std::vector<std::string> allowed = {"--model", "--tasks", "--data-dir", "--out", "--variants", "--n",
                                                    "--k", "--seeds", "--quiet", "--threads"};
   for (const std::string& g : o.given_names())
@@ -152,7 +152,7 @@ int glue_sweep(const Options& o, GlueSweepOptions so, const std::vector<std::str
   }
   if (std::find(so.variants.begin(), so.variants.end(), "full") == so.variants.end()) {
     so.variants.insert(so.variants.begin(), "full");
-    if (!quiet) std::fprintf(stderr, "sweep: adding the baseline 'full' (every summary needs it)\n");
+    so.added_full = true;
   }
   so.ns = parse_ns(ns_text, n_layer);
   const SweepStats st = run_glue_sweep(so);
@@ -253,7 +253,7 @@ int cmd_sweep(const Argv& argv) {
     g.out = out;
     g.finetune = ft;
     g.progress = !quiet;
-    return glue_sweep(o, g, task_list, ns, data_dir, ma.model, ma.threads, quiet);
+    return glue_sweep(o, g, task_list, ns, data_dir, ma.model, ma.threads);
   }
   if (o.given("--data-dir"))
     for (const std::string& t : task_list) so.data[t] = canonical_path(data_file_in_dir(data_dir, t));

@@ -25,6 +25,7 @@ struct GlueSweepOptions {
   // (task, plan, model, data and output folder are set per configuration).
   finetune::Options finetune;
   bool progress = true;
+  bool added_full = false;  // the caller added "full" to variants: noted once the file is checked
 };
 
 // "glue:sst2" -> "sst2"; "" when `task` is not a glue: task.

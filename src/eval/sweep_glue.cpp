@@ -62,7 +62,13 @@ void check_identity(const json& r, const GlueSweepOptions& o, const json& settin
   };
   mismatch("model", o.model_dir);
   mismatch("data", o.data_dir);
-  mismatch("finetune", settings);
+  // Each fine-tuning setting by its name, so the error says which one changed.
+  const json have = r.value("finetune", json());
+  for (const auto& [name, want] : settings.items())
+    if (!have.is_object() || !have.contains(name) || have[name] != want)
+      fail(path, "holds " + task + " results with finetune." + name + " = " +
+                     (have.is_object() && have.contains(name) ? have[name].dump() : std::string("(none)")) +
+                     ", this sweep has " + want.dump() + "; use another --out so results of different setups do not mix");
   if (r.value("variant", "") == "looped_parallel") mismatch("k", o.k);
   mismatch("backend", kBackend);
 }
@@ -116,6 +122,7 @@ SweepStats run_glue_sweep(const GlueSweepOptions& o) {
       else todo.push_back(std::move(c));
     }
   }
+  if (o.progress && o.added_full) std::fprintf(stderr, "sweep: adding the baseline 'full' (every summary needs it)\n");
   if (o.progress && st.configs_done_before > 0)
     std::fprintf(stderr, "%s: %d of %d configurations already done, resuming\n", o.out.c_str(), st.configs_done_before,
                  st.configs_total);

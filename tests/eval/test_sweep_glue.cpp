@@ -139,13 +139,15 @@ TEST(GlueSweep, OneLinePerConfigurationEqualToFinetune) {
   EXPECT_EQ(again.status, 0) << again.out;
   EXPECT_NE(again.out.find("14 configurations: 14 already"), std::string::npos) << again.out;
   for (const auto& [flag, value, field] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"--lr", "2e-3", "\"lr\":0.002"}, {"--limit-train", "48", "\"limit_train\":48"}, {"--epochs", "2", "\"epochs\":2"}}) {
+           {"--lr", "2e-3", "lr = 0.001, this sweep has 0.002"},
+           {"--limit-train", "48", "limit_train = 64, this sweep has 48"},
+           {"--epochs", "2", "epochs = 1, this sweep has 2"}}) {
     auto changed = sweep_args(out);
     for (size_t i = 0; i + 1 < changed.size(); ++i)
       if (changed[i] == flag) changed[i + 1] = value;
     const auto refused = run_cli(command(changed));
     EXPECT_NE(refused.status, 0) << flag << ": " << refused.out;
-    EXPECT_NE(refused.out.find("finetune = "), std::string::npos) << refused.out;
+    EXPECT_NE(refused.out.find("finetune." + field), std::string::npos) << refused.out;
     EXPECT_NE(refused.out.find(field), std::string::npos) << refused.out;
     EXPECT_NE(refused.out.find("use another --out"), std::string::npos) << refused.out;
   }
