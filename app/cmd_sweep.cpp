@@ -1,5 +1,7 @@
 // layerlab sweep --model DIR --variants all --n 1..H --tasks t1,t2 (--data t1=FILE,t2=FILE | --data-dir DIR)
 //                --seeds 10 --out results.jsonl [--limit K] [--k 3] [--no-prefix-reuse]
+// layerlab sweep --model BERT --tasks glue:sst2,glue:rte|glue:all --data-dir DIR --out results.jsonl
+//                [--epochs E --lr LR --batch B --max-length L --head-only --limit-train K --limit-dev K --seed S]
 // layerlab sweep --summary results.jsonl [--format text|csv|markdown]
 // Every (task, variant, N, seed) once, appended durably; a rerun resumes where it stopped.
 #include <algorithm>
@@ -12,7 +14,10 @@
 #include "commands.h"
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
+#include "layerlab/glue.h"
+#include "layerlab/model.h"
 #include "layerlab/sweep.h"
+#include "layerlab/sweep_glue.h"
 #include "layerlab/tokenizer.h"
 #include "model_args.h"
 #include "task_args.h"
@@ -90,12 +95,69 @@ int summary(const std::string& path, const std::string& format) {
     return 0;
   }
   std::printf("scores (primary metric, standard error)\n%s", table.c_str());
+  const auto glue_rows = glue_score_rows(records);
+  if (!glue_rows.empty())
+    std::printf("\nGLUE: task scores and their unweighted mean\n%s", format_glue_summary(glue_rows).c_str());
   const auto rows = normalise_results(records);
   if (rows.empty()) {
+    if (!glue_rows.empty()) return 0;  // GLUE lines have no chance level to normalise by
     std::printf("\nno normalised summary: it needs 'full' results of tasks with a chance level\n");
     return 0;
   }
   std::printf("\nnormalised score (score - chance) / (full - chance), median over tasks\n%s", format_summary(rows).c_str());
+  return 0;
+}
+
+// The fine-tuning options: GLUE tasks only.
+const std::vector<std::string> kFinetuneFlags = {"--epochs", "--lr", "--batch", "--max-length",
+                                                 "--head-only", "--limit-train", "--limit-dev", "--seed"};
+
+// --tasks glue:...: each configuration fine-tuned and evaluated by finetune::run (CPU).
+int glue_sweep(const Options& o, GlueSweepOptions so, const std::vector<std::string>& task_list,
+               const std::string& ns_text, const std::string& data_dir, const std::string& model, int threads) {
+  static const std::vector<std::string> allowed = {"--model", "--tasks", "--data-dir", "--out", "--variants", "--n",
+                                                   "--k", "--seeds", "--quiet", "--threads"};
+  for (const std::string& g : o.given_names())
+    if (std::find(allowed.begin(), allowed.end(), g) == allowed.end() &&
+        std::find(kFinetuneFlags.begin(), kFinetuneFlags.end(), g) == kFinetuneFlags.end())
+      fail(g, "does not apply to glue: tasks (they are fine-tuned on the CPU, see layerlab finetune --help)");
+  if (!o.given("--data-dir")) fail("--data-dir", "glue: tasks need the GLUE folder (DIR/<task>/{train,validation}.jsonl)");
+  if (!is_directory(data_dir)) fail("--data-dir", "'" + data_dir + "' is not a folder");
+  for (const std::string& t : task_list) {
+    const std::string name = glue_task_of(t);
+    if (name.empty())
+      fail("--tasks", "'" + t + "' is not a glue: task; fine-tuning and evaluation sweeps need separate --out files");
+    if (name == "all") {
+      const auto with_train = glue_tasks_with_train(data_dir);
+      if (with_train.empty()) fail("--data-dir", "no GLUE task has a train.jsonl under '" + data_dir + "'");
+      for (const auto& w : with_train)
+        if (std::find(so.tasks.begin(), so.tasks.end(), w) == so.tasks.end()) so.tasks.push_back(w);
+      continue;
+    }
+    glue::task_spec(name, "--tasks");
+    const std::string train = data_dir + "/" + name + "/train.jsonl";
+    if (!file_exists(train)) fail("--tasks", "glue:" + name + " has no training set: '" + train + "' is missing");
+    if (std::find(so.tasks.begin(), so.tasks.end(), name) == so.tasks.end()) so.tasks.push_back(name);
+  }
+  check_output_path(so.out, "--out");
+  apply_threads(threads);
+  so.data_dir = canonical_path(data_dir);
+  int n_layer = 0;
+  {
+    auto m = load_model(model);
+    if (m->config().family != "bert")
+      fail("--model", "glue: tasks fine-tune a BERT model; this one is " + m->config().family);
+    so.model_dir = canonical_path(m->dir());
+    n_layer = m->config().n_layer;
+  }
+  if (std::find(so.variants.begin(), so.variants.end(), "full") == so.variants.end()) {
+    so.variants.insert(so.variants.begin(), "full");
+    so.added_full = true;
+  }
+  so.ns = parse_ns(ns_text, n_layer);
+  const SweepStats st = run_glue_sweep(so);
+  std::printf("%d configurations: %d already in %s, %d fine-tuned now in %.1f s\n", st.configs_total,
+              st.configs_done_before, so.out.c_str(), st.configs_run, st.seconds);
   return 0;
 }
 
@@ -142,6 +204,16 @@ int cmd_sweep(const Argv& argv) {
   o.flag("--quiet", quiet, "no progress bar or notes on stderr");
   o.flag("--summary", summary_mode, "read a results file and print its tables instead of running");
   o.text("--format", format, "FORMAT", "--summary's scores table: text, csv or markdown");
+  finetune::Options ft;
+  ft.head_only = false;  // full fine-tuning unless --head-only, as layerlab finetune
+  o.integer("--epochs", ft.epochs, "glue: tasks: training epochs of each configuration", 1, 1000);
+  o.number("--lr", ft.lr, "glue: tasks: peak learning rate (AdamW)", 0, 1);
+  o.integer("--batch", ft.batch, "glue: tasks: examples per step", 1, 1 << 16);
+  o.integer("--max-length", ft.max_length, "glue: tasks: tokens per input, [CLS] and [SEP]s included", 3, 1 << 20);
+  o.flag("--head-only", ft.head_only, "glue: tasks: freeze the encoder, train only the head");
+  o.integer("--limit-train", ft.limit_train, "glue: tasks: the first N training records only", 0, INT64_MAX, "all");
+  o.integer("--limit-dev", ft.limit_dev, "glue: tasks: the first N dev records only", 0, INT64_MAX, "all");
+  o.seed("--seed", ft.seed, "glue: tasks: head initialisation and batch order (--seeds is shuffle's)");
   o.positional("results", files, "with --summary: the results file to read");
   if (!o.parse(argv)) return 0;
   if (summary_mode) {
@@ -157,6 +229,14 @@ int cmd_sweep(const Argv& argv) {
     if (!o.given(f)) fail(f, "required option is missing");
   if (o.given("--data") && o.given("--data-dir"))
     fail("--data-dir", "give either --data TASK=FILE,... or --data-dir DIR, not both");
+  const std::vector<std::string> task_list = split(tasks_arg, ',');
+  if (task_list.empty()) fail("--tasks", "no task given");
+  const bool glue_tasks = std::any_of(task_list.begin(), task_list.end(), [](const std::string& t) {
+    return !glue_task_of(t).empty();
+  });
+  if (!glue_tasks)
+    for (const std::string& f : kFinetuneFlags)
+      if (o.given(f)) fail(f, "applies only to glue: tasks (fine-tuning sweeps)");
   if (!o.given("--data") && !o.given("--data-dir")) fail("--data", "required option is missing (or give --data-dir DIR)");
 
   SweepOptions so;
@@ -170,8 +250,16 @@ int cmd_sweep(const Argv& argv) {
     fail("--k", "only looped_parallel repeats its middle group K times, and it is not among --variants");
   if (o.given("--seeds") && !has_variant("shuffle"))
     fail("--seeds", "only shuffle is random, and it is not among --variants (the others have nothing a seed changes)");
-  const std::vector<std::string> task_list = split(tasks_arg, ',');
-  if (task_list.empty()) fail("--tasks", "no task given");
+  if (glue_tasks) {
+    GlueSweepOptions g;
+    g.variants = so.variants;
+    g.seeds = seeds;
+    g.k = k;
+    g.out = out;
+    g.finetune = ft;
+    g.progress = !quiet;
+    return glue_sweep(o, g, task_list, ns, data_dir, ma.model, ma.threads);
+  }
   if (o.given("--data-dir"))
     for (const std::string& t : task_list) so.data[t] = canonical_path(data_file_in_dir(data_dir, t));
   for (const std::string& kv : split(data_arg, ',')) {

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "args.h"
 #include "commands.h"
 #include "layerlab/error.h"
+#include "layerlab/pretrain.h"
 #include "layerlab/train.h"
 
 namespace layerlab::cli {
@@ -22,6 +24,45 @@ int compare(const std::vector<std::string>& dirs, const std::string& prefix) {
   train::compare_runs(dirs, prefix);
   std::printf("compared %zu runs; wrote %s.svg, %s.md, %s.json\n", dirs.size(), prefix.c_str(), prefix.c_str(),
               prefix.c_str());
+  return 0;
+}
+
+// --objective mlm: a BERT-shaped encoder, masked-LM loss, a BertForMaskedLM folder out.
+int train_mlm(const Options& a, const train::TrainOptions& o, int threads, double mask_rate) {
+  static const std::vector<std::string> allowed = {
+      "--objective", "--layers", "--width", "--heads", "--ff", "--context", "--data", "--tokenizer", "--steps",
+      "--batch", "--lr", "--warmup", "--weight-decay", "--clip", "--seed", "--threads", "--out", "--mask-rate", "--quiet"};
+  for (const std::string& g : a.given_names())
+    if (std::find(allowed.begin(), allowed.end(), g) == allowed.end())
+      fail(g, "does not apply to --objective mlm (a post-LN BERT encoder on the CPU, docs/GLUE.md)");
+  finetune::MlmOptions m;
+  m.n_layer = o.shape.n_layer;
+  m.d_model = o.shape.d_model;
+  m.n_head = o.shape.n_head;
+  m.d_ff = o.shape.d_ff;
+  m.context = o.shape.context;
+  m.data = o.data;
+  m.tokenizer_dir = o.tokenizer_dir;
+  m.out_dir = o.out;
+  m.steps = o.steps;
+  m.batch = o.batch;
+  m.lr = o.optim.lr;
+  m.warmup = a.given("--warmup") ? o.optim.warmup : -1;
+  m.weight_decay = a.given("--weight-decay") ? o.optim.weight_decay : 0.01;  // BERT's
+  m.clip = o.optim.clip;
+  m.seed = o.seed;
+  m.mask_rate = mask_rate;
+  m.log_every = o.quiet ? 0 : std::max(1, o.steps / 20);
+  if (m.d_model % m.n_head) fail("--heads", "must divide --width");
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+  }
+  const auto r = finetune::pretrain_mlm(m);
+  std::printf("%s: BertForMaskedLM, %d steps, %lld masked tokens in %.1f s, %lld parameters; loss %.4f -> %.4f\n",
+              o.out.c_str(), m.steps, static_cast<long long>(r["masked_tokens"].get<int64_t>()), r["seconds"].get<double>(),
+              static_cast<long long>(r["params"].get<int64_t>()), r["losses"].front().get<double>(),
+              r["losses"].back().get<double>());
   return 0;
 }
 
@@ -85,6 +126,11 @@ int cmd_train(const Argv& argv) {
   a.text("--out", o.out, "DIR", "the run folder (with --compare: the output prefix, default train-compare)",
          "none; required to train");
   a.flag("--quiet", o.quiet, "no progress lines");
+  std::string objective = "causal";
+  double mask_rate = 0.15;
+  a.text("--objective", objective, "OBJ", "causal (a GPT-style decoder) or mlm (a BERT encoder, masked-LM; exported "
+                                          "as a Hugging Face BertForMaskedLM folder)");
+  a.number("--mask-rate", mask_rate, "--objective mlm: share of tokens chosen (80% [MASK], 10% random, 10% kept)", 0, 1);
   a.text("--compare", compare_first, "RUN_DIR", "compare finished runs (this one and the arguments): loss curves "
                                                 "as SVG, a Markdown table and JSON", "none");
   a.positional("runs", compare_rest, "with --compare: more run folders");
@@ -99,6 +145,9 @@ int cmd_train(const Argv& argv) {
   if (!compare_rest.empty()) fail("'" + compare_rest[0] + "'", "unexpected argument (run folders go with --compare)");
   for (const char* f : {"--data", "--tokenizer", "--out"})
     if (!a.given(f)) fail(f, "required option is missing");
+  if (objective != "causal" && objective != "mlm") fail("--objective", "expected causal or mlm, got '" + objective + "'");
+  if (a.given("--mask-rate") && objective != "mlm") fail("--mask-rate", "applies to --objective mlm only");
+  if (objective == "mlm") return train_mlm(a, o, threads, mask_rate);
 
   s.block = parse_trained_block(blocks, "--blocks");
   if (norm != "ln" && norm != "none") fail("--norm", "expected ln or none, got '" + norm + "'");

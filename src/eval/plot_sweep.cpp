@@ -11,6 +11,7 @@
 #include "layerlab/plot.h"
 #include "layerlab/similarity.h"
 #include "layerlab/sweep.h"
+#include "layerlab/sweep_glue.h"
 #include "util/json_read.h"
 
 namespace layerlab {
@@ -51,6 +52,7 @@ std::string metric_label(const std::string& m) {
   if (m == "perplexity") return "perplexity per token (log scale)";
   if (m == "word_perplexity") return "perplexity per word (log scale)";
   if (m == "bits_per_byte") return "bits per byte";
+  if (m == "task_score") return "GLUE task score (mean of the task's metrics)";
   if (m == "exact_match" || m == "exact_match_flexible") return m + " (fraction of problems)";
   if (m == "mlm_acc" || m.find("acc") != std::string::npos) return m + " (fraction correct)";
   return m;
@@ -135,6 +137,9 @@ std::vector<std::string> plot_sweep(const std::vector<json>& records, const std:
                  "error bars and band: ±1 standard error";
     c.x_label = "N: layers kept unchanged at each end (the middle layers are changed)";
     c.y_label = metric_label(m);
+    if (!glue_task_of(task).empty())  // fine-tuned: no standard errors
+      c.subtitle = (items.count(task) ? std::to_string(items[task]) + " dev examples · " : "") +
+                   "each configuration fine-tuned under its plan";
     c.series = series_by_variant(pts);
     if (full.count(task)) c.hlines.push_back({"full model", full[task], std::isfinite(full_se[task]) ? full_se[task] : 0});
     if (chance.count(task)) c.hlines.push_back({"chance", chance[task], 0});
@@ -143,7 +148,30 @@ std::vector<std::string> plot_sweep(const std::vector<json>& records, const std:
     const bool positive = std::all_of(vals.begin(), vals.end(), [](double v) { return !std::isfinite(v) || v > 0; });
     c.log_y = positive && (m.find("perplexity") != std::string::npos || spans_decades(vals));
     if (!c.log_y && m.find("perplexity") != std::string::npos) c.y_label = "perplexity per token";
-    auto w = write_figure((std::filesystem::path(out_dir) / (task + ".svg")).string(), line_chart_svg(c), o.formats);
+    std::string file = task;  // "glue:sst2" -> glue_sst2.svg: no colon in a file name
+    std::replace(file.begin(), file.end(), ':', '_');
+    auto w = write_figure((std::filesystem::path(out_dir) / (file + ".svg")).string(), line_chart_svg(c), o.formats);
+    written.insert(written.end(), w.begin(), w.end());
+  }
+  // The GLUE panel: the mean of the glue: tasks' scores vs N (configurations with every task).
+  std::map<std::pair<std::string, int>, Point> glue_pts;
+  double glue_full = NAN;
+  size_t glue_tasks = 0;
+  for (const GlueScoreRow& row : glue_score_rows(records)) {
+    glue_tasks = std::max(glue_tasks, row.per_task.size());
+    if (!std::isfinite(row.glue)) continue;
+    if (row.variant == "full") glue_full = row.glue;
+    else glue_pts[{row.variant, row.n}].y.push_back(row.glue), glue_pts[{row.variant, row.n}].se.push_back(NAN);
+  }
+  if (!glue_pts.empty()) {
+    LineChart c;
+    c.title = who + "GLUE score vs N";
+    c.subtitle = "unweighted mean of " + std::to_string(glue_tasks) + " fine-tuned task scores (dev sets)";
+    c.x_label = "N: layers kept unchanged at each end (the middle layers are changed)";
+    c.y_label = "GLUE score (mean of task scores)";
+    c.series = series_by_variant(glue_pts);
+    if (std::isfinite(glue_full)) c.hlines.push_back({"full model", glue_full, 0});
+    auto w = write_figure((std::filesystem::path(out_dir) / "glue.svg").string(), line_chart_svg(c), o.formats);
     written.insert(written.end(), w.begin(), w.end());
   }
   std::map<std::pair<std::string, int>, Point> med;

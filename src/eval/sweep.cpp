@@ -96,6 +96,8 @@ bool same_file_path(const std::string& a, const std::string& b) {
 
 void check_identity(const json& r, const SweepOptions& o, const std::string& backend, const std::string& path) {
   const std::string task = r.value("task", "");
+  if (task.rfind("glue:", 0) == 0)
+    fail(path, "holds " + task + " results of a GLUE fine-tuning sweep; an evaluation sweep needs its own --out");
   auto mismatch = [&](const std::string& field, const json& want) {
     const json have = r.value(field, json());
     // Paths compare as the files they name: "m" and "/abs/m" are one model.
