@@ -7,10 +7,7 @@
 #include "quant/block_layout.h"
 #include "quant/decode.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define LAYERLAB_X86 1
-#endif
+#include "quant/avx512_target.h"
 
 namespace layerlab::quant {
 
@@ -22,19 +19,11 @@ bool have_avx512() {
   return ok;
 }
 
-// GCC 12 reports its own _mm512_undefined_* placeholders inside the intrinsics as uninitialised
-// when they are inlined into target-attribute functions: a known false positive.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma")))
+#define TARGET LAYERLAB_AVX512
 
 namespace {
 
-TARGET inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
+TARGET inline float half(const uint8_t* p) { return quant::load_f16(p); }
 TARGET inline __m512i bytes16(const uint8_t* p) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }

@@ -145,7 +145,9 @@ TEST(MlmMasking, FifteenPercentThenEightyTenTen) {
     else ++other;
   }
   for (int i = 0; i < n; ++i)  // unchosen tokens unchanged
-    if (!std::binary_search(m.positions.begin(), m.positions.end(), i)) ASSERT_EQ(m.ids[size_t(i)], ids[size_t(i)]);
+    if (!std::binary_search(m.positions.begin(), m.positions.end(), i)) {
+      ASSERT_EQ(m.ids[size_t(i)], ids[size_t(i)]);
+    }
   const double chosen = double(m.positions.size());
   EXPECT_NEAR(chosen / (0.9 * n), 0.15, 0.003);
   EXPECT_NEAR(as_mask / chosen, 0.8, 0.01);

@@ -12,26 +12,17 @@
 #include "quant/block_layout.h"
 #include "quant/decode.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define LAYERLAB_X86 1
-#endif
+#include "quant/avx512_target.h"
 
 namespace layerlab::cpu {
 
 #ifdef LAYERLAB_X86
 
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma")))
+#define TARGET LAYERLAB_AVX512
 
 namespace {
 
-TARGET inline float half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
+TARGET inline float half(const uint8_t* p) { return quant::load_f16(p); }
 
 // Two blocks per step into two accumulators: one chain would wait on the FMA latency.
 TARGET float dot_q8_0(const uint8_t* src, const float* x, int64_t nb) {
