@@ -59,6 +59,10 @@ struct TensorSpec {
   bool embedding = false;  // token / position embeddings
 };
 
+// Appends a tensor of `shape` at `offset` (then advanced past it) to `layout`.
+TensorSpec& append_tensor(std::vector<TensorSpec>& layout, int64_t& offset, std::string name,
+                          std::vector<int64_t> shape, Init init, bool matrix = false);
+
 // Deterministic list of every parameter tensor of `s`, with offsets into one flat vector.
 std::vector<TensorSpec> parameter_layout(const ModelShape& s);
 int64_t parameter_count(const std::vector<TensorSpec>& layout);

@@ -15,16 +15,7 @@ std::vector<train::TensorSpec> head_layout(const HeadShape& s) {
   std::vector<train::TensorSpec> out;
   int64_t off = 0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, bool matrix) {
-    train::TensorSpec t;
-    t.name = name;
-    t.shape = shape;
-    t.numel = 1;
-    for (int64_t v : shape) t.numel *= v;
-    t.offset = off;
-    t.matrix = matrix;
-    t.init = matrix ? train::Init::Normal : train::Init::Zero;
-    off += t.numel;
-    out.push_back(t);
+    train::append_tensor(out, off, name, std::move(shape), matrix ? train::Init::Normal : train::Init::Zero, matrix);
   };
   const int64_t d = s.d_model, L = s.num_labels;
   if (s.train_pooler) {

@@ -14,16 +14,7 @@ namespace {
 
 void add_spec(std::vector<train::TensorSpec>& out, int64_t& off, const std::string& name, std::vector<int64_t> shape,
               bool matrix) {
-  train::TensorSpec t;
-  t.name = name;
-  t.shape = shape;
-  t.numel = 1;
-  for (int64_t v : shape) t.numel *= v;
-  t.offset = off;
-  t.matrix = matrix;
-  t.init = matrix ? train::Init::Normal : train::Init::Zero;
-  off += t.numel;
-  out.push_back(t);
+  train::append_tensor(out, off, name, std::move(shape), matrix ? train::Init::Normal : train::Init::Zero, matrix);
 }
 
 // Offsets of one layer's tensors, in encoder_layout's order.

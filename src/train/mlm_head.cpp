@@ -13,16 +13,7 @@ std::vector<train::TensorSpec> mlm_head_layout(int d_model, int vocab, int64_t o
   std::vector<train::TensorSpec> out;
   int64_t off = offset0;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, bool matrix, train::Init init) {
-    train::TensorSpec t;
-    t.name = name;
-    t.shape = shape;
-    t.numel = 1;
-    for (int64_t v : shape) t.numel *= v;
-    t.offset = off;
-    t.matrix = matrix;
-    t.init = init;
-    off += t.numel;
-    out.push_back(t);
+    train::append_tensor(out, off, name, std::move(shape), init, matrix);
   };
   const int64_t d = d_model;
   add("cls.predictions.transform.dense.weight", {d, d}, true, train::Init::Normal);

@@ -78,23 +78,29 @@ ModelConfig ModelShape::model_config() const {
   return c;
 }
 
+TensorSpec& append_tensor(std::vector<TensorSpec>& layout, int64_t& offset, std::string name,
+                          std::vector<int64_t> shape, Init init, bool matrix) {
+  TensorSpec t;
+  t.name = std::move(name);
+  t.numel = 1;
+  for (int64_t d : shape) t.numel *= d;
+  t.shape = std::move(shape);
+  t.offset = offset;
+  t.init = init;
+  t.matrix = matrix;
+  offset += t.numel;
+  layout.push_back(std::move(t));
+  return layout.back();
+}
+
 std::vector<TensorSpec> parameter_layout(const ModelShape& s) {
   std::vector<TensorSpec> out;
   int64_t offset = 0;
   auto add = [&](std::string name, std::vector<int64_t> shape, Init init, double value, bool matrix = false,
                  bool embedding = false) {
-    TensorSpec t;
-    t.name = std::move(name);
-    t.numel = 1;
-    for (int64_t d : shape) t.numel *= d;
-    t.shape = std::move(shape);
-    t.offset = offset;
-    t.init = init;
+    TensorSpec& t = append_tensor(out, offset, std::move(name), std::move(shape), init, matrix);
     t.value = value;
-    t.matrix = matrix;
     t.embedding = embedding;
-    offset += t.numel;
-    out.push_back(std::move(t));
   };
   const int64_t C = s.d_model, F = s.ff(), H = s.n_head;
   const double std = 0.02;
