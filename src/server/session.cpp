@@ -4,6 +4,7 @@
 
 #include "http_error.h"
 #include "layerlab/backend_factory.h"
+#include "layerlab/bos_policy.h"
 #include "layerlab/error.h"
 #include "layerlab/tokenizer.h"
 #include "request_fields.h"
@@ -23,6 +24,8 @@ ModelSession::ModelSession(const std::string& model_dir, const BackendSpec& back
   } catch (const Error& e) {
     tokenizer_error_ = e.what();
   }
+  // Text gets BOS as the CLI reads it (layerlab/bos_policy.h); BERT always gets [CLS] ... [SEP].
+  default_add_special_ = config().family == "bert" || (tokenizer_ && bos_policy(model_dir, *tokenizer_).add);
   worker_ = std::thread([this] { worker_loop(); });
 }
 
@@ -72,11 +75,6 @@ std::string ModelSession::decode(const std::vector<int32_t>& ids) const {
     return s;
   }
   return tokenizer_->decode(ids);
-}
-
-bool ModelSession::default_add_special() const {
-  // GPT-2 was trained on raw text; Llama's SentencePiece prompts start with BOS; BERT needs [CLS]/[SEP].
-  return config().family != "gpt2";
 }
 
 std::vector<int32_t> ModelSession::encode(const std::string& text, bool add_special) const {

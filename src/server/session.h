@@ -55,7 +55,7 @@ class ModelSession {
   std::string token_text(int32_t id) const;
   std::string decode(const std::vector<int32_t>& ids) const;
   std::vector<int32_t> encode(const std::string& text, bool add_special) const;
-  bool default_add_special() const;
+  bool default_add_special() const { return default_add_special_; }
 
   // The prompt of a request: "text" (tokenised) or "ids"; 400 if neither/both, empty, longer
   // than max_tokens, or holding ids outside the vocabulary.
@@ -72,6 +72,7 @@ class ModelSession {
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::string tokenizer_error_;
+  bool default_add_special_ = false;  // the model's BOS policy (set once the tokenizer is loaded)
   ServerLimits limits_;
 
   void post(std::function<void()> job);

@@ -7,9 +7,12 @@
 //   taken from HF's golden residual stream, so every plan step's trace is checked on its own.
 // Tolerances: the API rounds attention to 1e-4, norms to 1e-3, logits to 1e-4; float32 vs
 // float64 adds ~1e-5 relative. Checks use rounding + 1e-4 relative slack.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "layerlab/safetensors.h"
@@ -234,6 +237,27 @@ TEST(ServerGolden, Gpt2TinyHeadDetailMatchesHandAttention) {
     EXPECT_EQ(code, 400) << j.dump();
     EXPECT_NE(j["error"].get<std::string>().find(field), std::string::npos) << j.dump();
   }
+}
+
+// The explainer reads text with the model's BOS policy, as the CLI does (layerlab/bos_policy.h):
+// a Llama folder whose tokenizer_config.json says add_bos_token false gets no BOS, and
+// /api/info says so.
+TEST(ServerGolden, TextFollowsTheModelsBosPolicy) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("layerlab_server_bos_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(shared_dir() + "/golden/llama-tiny", dir, fs::copy_options::recursive);
+  std::ofstream(dir / "tokenizer_config.json", std::ios::trunc) << R"({"add_bos_token": false})";
+  {
+    ServerUnderTest srv(dir.string());
+    auto [code, j] = srv.post("/api/forward", json{{"text", "def f(x): return x"}});
+    ASSERT_EQ(code, 200) << j.dump();
+    EXPECT_NE(j["tokens"][0]["id"], 1);
+    auto info = srv.client().Get("/api/info");
+    ASSERT_TRUE(info);
+    EXPECT_EQ(json::parse(info->body)["default_add_special"], false);
+  }
+  fs::remove_all(dir);
 }
 
 TEST(ServerGolden, OtherFamiliesServe) {
