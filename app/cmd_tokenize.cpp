@@ -1,4 +1,4 @@
-// layerlab tokenize --model PATH (TEXT | --file F) [--bos] [--special]
+// layerlab tokenize --model PATH (TEXT | --file F) [--add-bos | --no-add-bos] [--special]
 // Prints one line of ids, then a table of id<TAB>piece (control characters in pieces escaped).
 #include <cstdio>
 
@@ -7,6 +7,7 @@
 #include "layerlab/error.h"
 #include "layerlab/fs.h"
 #include "layerlab/tokenizer.h"
+#include "text_input.h"
 
 namespace layerlab::cli {
 
@@ -36,14 +37,16 @@ int cmd_tokenize(const Argv& argv) {
             "--model PATH (TEXT... | --file F) [options]");
   std::string dir, file;
   std::vector<std::string> words;
-  bool bos = false, special = false;
+  bool special = false;
+  BosArgs bos;
   o.required(o.text("--model", dir, "PATH", "model (or tokenizer) folder: tokenizer.json, vocab.json + merges.txt, "
                                             "tokenizer.model or vocab.txt; or a GGUF file (tokenizer.ggml.*)"));
   o.text("--file", file, "FILE", "tokenize this file's text instead of the arguments", "the arguments");
-  o.flag("--bos", bos, "put the tokenizer's beginning-of-sequence token first (tokenizers that have one)");
   o.flag("--special", special, "add the family's special tokens ([CLS] ... [SEP]) and read special tokens in the text");
   o.positional("text", words, "the text (several arguments are joined with spaces)");
+  add_bos_options(o, bos);  // BOS as forward / eval read text (the model's policy, `layerlab info`)
   if (!o.parse(argv)) return 0;
+  check_bos_args(o);
   std::string text;
   if (o.given("--file")) {
     if (!words.empty()) fail("tokenize", "give the text either as an argument or with --file, not both");
@@ -52,16 +55,10 @@ int cmd_tokenize(const Argv& argv) {
   }
   auto tok = load_tokenizer(dir);
   EncodeOptions opt;
-  opt.add_bos = bos;
+  opt.add_bos = resolve_add_bos(o, bos, dir, *tok);
   // One flag for both: only one of them means anything for any given family.
   opt.add_special = special;
   opt.parse_special = special;
-  if (bos) {
-    EncodeOptions without = opt;
-    without.add_bos = false;
-    if (tok->encode("a", opt) == tok->encode("a", without))
-      fail("--bos", "changes nothing: the tokenizer in " + dir + " adds no beginning-of-sequence token");
-  }
   if (o.given("--file")) text = read_text_file(file);
   else
     for (const auto& p : words) text += (text.empty() ? "" : " ") + p;

@@ -128,10 +128,10 @@ TEST_F(CliChecks, AddBosWhereItChangesNothing) {
   expect_error("sweep --model " + kModel + " --variants skip --n 1 --tasks perplexity --data perplexity=" + text() +
                    " --add-bos --out " + (dir_ / "r.jsonl").string(),
                "--add-bos: changes nothing for perplexity");
-  expect_error("tokenize --model " + model_without_bos() + " --bos hello",
-               "--bos: changes nothing: the tokenizer in");
+  expect_error("tokenize --model " + model_without_bos() + " --add-bos hello",
+               "--add-bos: changes nothing: the model's tokenizer has no BOS token");
   // Where it does change the input it is accepted.
-  const CliRun ok = run_cli("tokenize --model " + kModel + " --bos hello");
+  const CliRun ok = run_cli("tokenize --model " + kModel + " --add-bos hello");
   EXPECT_EQ(ok.status, 0) << ok.out;
   EXPECT_EQ(ok.out.rfind("50256 ", 0), 0u) << ok.out;
 }

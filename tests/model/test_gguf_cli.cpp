@@ -36,7 +36,7 @@ TEST(GgufCli, InfoShowsArchitectureSizesTypesAndResidentBytes) {
 
 TEST(GgufCli, TokenizeGivesTheReferenceIds) {
   const auto& g = tokenizer_golden();
-  const auto r = run_cli("tokenize --model " + gguf("llama-code-16l-q4_K_M.gguf") + " '" + g.texts[15] + "'");
+  const auto r = run_cli("tokenize --model " + gguf("llama-code-16l-q4_K_M.gguf") + " --no-add-bos '" + g.texts[15] + "'");
   ASSERT_EQ(r.status, 0) << r.out;
   std::string want;
   for (int32_t id : g.llama2[15]) want += (want.empty() ? "" : " ") + std::to_string(id);

@@ -38,16 +38,21 @@ TEST(TokenizeCli, Gpt2IdsAndPieces) {
   EXPECT_EQ(l[3], std::to_string(g.gpt2[0][2]) + "\tĠworld");
 }
 
+// BOS as the model's policy says (Llama: added, as forward and eval read text), or not with
+// --no-add-bos: then the ids are Hugging Face's encode(add_special_tokens=False) of the golden text.
 TEST(TokenizeCli, LlamaBosAndFile) {
   const auto& g = tokenizer_golden();
   const auto path = std::filesystem::temp_directory_path() / ("layerlab_tok_cli_" + std::to_string(::getpid()));
   std::ofstream(path) << g.texts[15];
-  const auto r = run("--model " + shared_dir() + "/tokenizers/llama2 --bos --file " + path.string());
+  const auto r = run("--model " + shared_dir() + "/tokenizers/llama2 --file " + path.string());
+  const auto raw = run("--model " + shared_dir() + "/tokenizers/llama2 --no-add-bos --file " + path.string());
   std::filesystem::remove(path);
   ASSERT_EQ(r.status, 0) << r.out;
   std::vector<int32_t> want{1};
   want.insert(want.end(), g.llama2[15].begin(), g.llama2[15].end());
   EXPECT_EQ(lines(r.out).at(0), join(want));
+  ASSERT_EQ(raw.status, 0) << raw.out;
+  EXPECT_EQ(lines(raw.out).at(0), join(g.llama2[15]));
 }
 
 TEST(TokenizeCli, BertSpecial) {
