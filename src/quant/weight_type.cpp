@@ -62,6 +62,9 @@ int64_t row_bytes(WeightType t, int64_t cols, const std::string& what) {
   if (cols < 0 || cols % i.elements != 0)
     throw Error(what + ": " + std::to_string(cols) + " values per row is not a whole number of " + i.name +
                 " blocks (" + std::to_string(i.elements) + " values each)");
+  // Sizes come from files (GGUF dims up to 2^62): a row's bytes must fit int64_t.
+  if (cols / i.elements > INT64_MAX / i.bytes)
+    throw Error(what + ": a row of " + std::to_string(cols) + " " + i.name + " values is too large");
   return cols / i.elements * i.bytes;
 }
 

@@ -165,6 +165,15 @@ TEST(Blocks, RowsThatAreNotWholeBlocksAreRefused) {
   }
 }
 
+// A row length read from a hostile GGUF file (dims up to 2^62) whose byte size overflows int64_t
+// is an Error, not signed overflow (found by the gguf fuzz target under UBSan).
+TEST(Blocks, RowBytesThatOverflowAreRefused) {
+  EXPECT_THROW(row_bytes(WeightType::F32, int64_t(1) << 62), Error);
+  EXPECT_THROW(row_bytes(WeightType::F16, (int64_t(1) << 62) + (int64_t(1) << 61)), Error);
+  EXPECT_EQ(row_bytes(WeightType::F32, int64_t(1) << 60), int64_t(1) << 62);
+  EXPECT_EQ(row_bytes(WeightType::Q4_K, 512), 288);
+}
+
 // The grid a value of a block can decode to: step between neighbours, lowest and highest point.
 // Written from the formats' definitions (not through the decoders).
 struct Grid {
