@@ -39,23 +39,9 @@ std::vector<std::string> sweep_args(const std::string& out, const std::string& l
           "--limit", limit, "--out", out, "--quiet", "--threads", "1"};
 }
 
-pid_t spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
 int run_to_end(const std::vector<std::string>& args) {
   int status = 0;
-  waitpid(spawn(args), &status, 0);
+  waitpid(spawn_quiet(args), &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -107,7 +93,7 @@ TEST(Sweep, KilledAtRandomMomentsEndsEqualToAnUninterruptedRun) {
   int kills = 0, rounds = 0;
   for (bool finished = false; !finished && rounds < 60; ++rounds) {
     const size_t before = lines();
-    const pid_t pid = spawn(sweep_args(killed));
+    const pid_t pid = spawn_quiet(sweep_args(killed));
     int status = 0;
     bool exited = false;
     if (rounds % 4 == 3) {

@@ -70,20 +70,6 @@ std::string command(const std::vector<std::string>& args) {
   return cmd;
 }
 
-pid_t spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
 // key -> record without its timing, failing on any duplicate key.
 std::map<std::string, json> by_key(const std::string& path) {
   std::map<std::string, json> out;
@@ -197,7 +183,7 @@ TEST(GlueSweep, KilledAndRestartedEndsEqualToAnUninterruptedRun) {
   int kills = 0;
   for (int round = 0; round < 30; ++round) {
     const size_t before = lines();
-    const pid_t pid = spawn(sweep_args(killed));
+    const pid_t pid = spawn_quiet(sweep_args(killed));
     int status = 0;
     bool exited = false;
     while (lines() == before && !(exited = waitpid(pid, &status, WNOHANG) == pid))

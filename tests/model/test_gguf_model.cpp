@@ -15,6 +15,7 @@
 #include "layerlab/plan.h"
 #include "layerlab/runner.h"
 #include "layerlab/tokenizer.h"
+#include "model/export_fixtures.h"  // mean_logprob
 #include "model/gguf_fixtures.h"
 #include "model/golden_check.h"
 
@@ -136,19 +137,6 @@ TEST(GgufModel, Q4KMKeepsLlamaCppsTensorTypes) {
   EXPECT_EQ(g->config().n_layer, 16);
   EXPECT_NE(g->config().weight_dtype.find("q4_K_M"), std::string::npos);
   EXPECT_EQ(g->weights().layers[0].down_w.type, WeightType::F16);
-}
-
-// Mean log-likelihood of each next token of `ids` under the model (CPU, float32 activations).
-double mean_logprob(const Model& m, const std::vector<int32_t>& ids) {
-  auto backend = make_cpu_backend(m);
-  Runner runner(m, *backend);
-  ForwardRequest req;
-  req.ids = ids;
-  req.logprobs_next = true;
-  const auto lp = runner.forward(full_plan(m.config().n_layer), req).logprobs_next;
-  double sum = 0;
-  for (float v : lp) sum += v;
-  return sum / double(lp.size());
 }
 
 // The quantized files run (embeddings, products and head in their stored types) and predict
